@@ -1,0 +1,1 @@
+"""The desktop app and the headless runner around ``model``'s predictor."""

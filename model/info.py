@@ -1,0 +1,39 @@
+"""``python -m model.info CHECKPOINT``: what a checkpoint file is."""
+import argparse
+import sys
+
+from .checkpoint import CheckpointError, load_model
+
+
+def describe(model):
+    preset = model.preset
+    params = sum(p.numel() for p in model.parameters())
+    lines = [
+        f"file:       {model.source}",
+        f"encoder:    {model.encoder_name}",
+        f"preset:     {preset.name} ({preset.description})",
+        f"classes:    {model.num_classes}: {', '.join(preset.classes[:8])}{', ...' if model.num_classes > 8 else ''}",
+        f"tasks:      {', '.join(model.tasks)}" + ("  (segmentation only)" if model.tasks == ("segm",) else ""),
+        f"parameters: {params:,}",
+    ]
+    trained = model.meta.get("trained")
+    if trained:
+        lines.append(f"trained:    {trained}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m model.info", description=__doc__)
+    parser.add_argument("checkpoint", help="path of a checkpoint file")
+    args = parser.parse_args(argv)
+    try:
+        model = load_model(args.checkpoint)
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(describe(model))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

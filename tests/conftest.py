@@ -1,0 +1,57 @@
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("JOINTSEG_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+VECTORS = SHARED / "reference" / "vectors"
+REFERENCE_CKPT = VECTORS / "random_nyud_three.ckpt"
+EXAMPLES = DATA / "examples"
+
+
+def read_rgb(path):
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope="session")
+def reference_state_dict():
+    return torch.load(REFERENCE_CKPT, map_location="cpu", weights_only=True)["state_dict"]
+
+
+@pytest.fixture(scope="session")
+def example_frame():
+    """The NYUD example frame of the reference vectors, 480 x 640 RGB."""
+    return read_rgb(EXAMPLES / "ExpNYUD_three" / "000433.png")
+
+
+@pytest.fixture
+def two_head_ckpt(tmp_path, reference_state_dict):
+    """The reference checkpoint without its normals head: an NYUD joint (segm + depth) file."""
+    sd = {k: v for k, v in reference_state_dict.items() if "normal" not in k}
+    path = tmp_path / "two_heads.ckpt"
+    torch.save({"state_dict": sd}, path)
+    return path
+
+
+@pytest.fixture
+def kitti_ckpt(tmp_path, reference_state_dict):
+    """A 6-class two-head file: the reference's first six segmentation outputs (the KITTI shape)."""
+    sd = {k: v for k, v in reference_state_dict.items() if "normal" not in k}
+    sd["segm.weight"] = sd["segm.weight"][:6].clone()
+    sd["segm.bias"] = sd["segm.bias"][:6].clone()
+    path = tmp_path / "kitti.ckpt"
+    torch.save({"state_dict": sd}, path)
+    return path
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
