@@ -64,12 +64,17 @@ def describe_state_dict(state_dict):
 
 
 def load_model(source, device="cpu", preset=None):
-    """An eval-mode network from a checkpoint path, with ``.preset`` and ``.meta`` attached.
+    """An eval-mode network from a checkpoint path or catalogue name ('nyud'), with ``.preset`` and ``.meta``.
 
     ``preset`` (a name) checks that the file's classes fit it; by default it comes from the file's ``meta``
     or, for the official files, from the class count (40 nyud, 6 kitti, 46 nyud-kitti, normals nyud-three).
     """
-    path = Path(source)
+    from .weights import WeightsError, resolve  # here, so that `python -m model.weights` imports it only once
+
+    try:
+        path = resolve(source)
+    except WeightsError as e:
+        raise CheckpointError(str(e)) from None
     state_dict, meta = read_state_dict(path)
     described = describe_state_dict(state_dict)
     if described is None:

@@ -1,0 +1,353 @@
+"""The official checkpoints by name (``catalogue.json``): verified downloads, offline install, lookup.
+
+The weights folder is ``<repo>/weights/`` unless ``JOINTSEG_WEIGHTS`` or ``--dir`` names another. Every file is
+checked against its git blob id (SHA-1 of ``b"blob <size>\\0" + content``), the id the hosting repositories show.
+
+    python -m model.weights list
+    python -m model.weights download nyud        # or: all
+    python -m model.weights verify [NAME]
+    python -m model.weights install PATH         # a file fetched elsewhere, for machines without internet
+"""
+import argparse
+import copy
+import errno
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from functools import cache
+from pathlib import Path
+
+ENV_VAR = "JOINTSEG_WEIGHTS"
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "weights"
+CHUNK = 1 << 16
+TIMEOUT_S = 30
+CLI = "python -m model.weights"
+
+
+class WeightsError(Exception):
+    """A catalogue name, download or file that cannot be used; the message is one line."""
+
+
+class _UrlFailed(Exception):
+    """One URL did not give the right file; the next one may."""
+
+
+@cache
+def _read_catalogue():
+    raw = json.loads(Path(__file__).with_name("catalogue.json").read_text())
+    return {name: {"name": name, **entry} for name, entry in raw.items()}
+
+
+def catalogue():
+    """All entries by name: name, file, description, preset, encoder, num_classes, tasks, blob_id, urls, paper."""
+    return copy.deepcopy(_read_catalogue())
+
+
+def weights_dir(override=None):
+    """The weights folder: ``override``, else ``$JOINTSEG_WEIGHTS``, else ``<repo>/weights``."""
+    return Path(override or os.environ.get(ENV_VAR) or DEFAULT_DIR).expanduser()
+
+
+def blob_id(path):
+    """The git blob id of a file, as ``git hash-object`` prints it."""
+    path = Path(path)
+    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def installed_path(name, folder=None):
+    """The file of catalogue entry ``name`` in the weights folder, or None when it is not there (not verified)."""
+    path = weights_dir(folder) / _entry(name)["file"]
+    return path if path.is_file() else None
+
+
+def download(name, folder=None, progress=None, urls=None):
+    """Fetches entry ``name`` into the weights folder and returns its path; a verified file already there is kept.
+
+    Tries ``urls`` (default: the entry's, primary then fallback) in turn. ``progress(done_bytes, total_or_None)``
+    is called as bytes arrive; an exception raised from it aborts the download and propagates. Whatever goes
+    wrong, no partial or unverified file is left behind.
+    """
+    return _fetch(_entry(name), weights_dir(folder), progress, urls)
+
+
+def install(path, folder=None):
+    """Copies a checkpoint obtained elsewhere into the weights folder after checking it is a catalogue file."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such file")
+    found = blob_id(path)
+    entries = catalogue().values()
+    entry = next((e for e in entries if e["blob_id"] == found), None)
+    if entry is None:
+        same_name = next((e for e in entries if e["file"] == path.name), None)
+        if same_name:
+            raise WeightsError(f"{path}: not the official {same_name['file']}: git blob id {found}, expected "
+                               f"{same_name['blob_id']} (a corrupt or incomplete copy?)")
+        raise WeightsError(f"{path}: not a catalogue checkpoint: its git blob id {found} matches none of "
+                           f"{', '.join(e['name'] for e in entries)}")
+    folder = weights_dir(folder)
+    target = folder / entry["file"]
+    if target.is_file() and target.samefile(path):
+        return target
+    tmp = _temp_file(folder, entry["file"])
+    try:
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        except OSError as e:
+            raise _local_error(e, folder) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def verify(name=None, folder=None):
+    """``{name: True (file matches its blob id) | False (it does not) | None (not installed)}``, one or all."""
+    names = [_entry(name)["name"]] if name else list(catalogue())
+    status = {}
+    for n in names:
+        path = installed_path(n, folder)
+        status[n] = None if path is None else blob_id(path) == _entry(n)["blob_id"]
+    return status
+
+
+def resolve(name_or_path, folder=None, download=False, progress=None):
+    """A checkpoint path: an existing path as is, or a catalogue name's installed file (fetched if ``download``)."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    entries = catalogue()
+    entry = entries.get(str(name_or_path))
+    if entry is None:
+        hint = "" if _looks_like_path(name_or_path) else f", nor a catalogue name ({', '.join(entries)})"
+        raise WeightsError(f"{name_or_path}: no such file{hint}")
+    found = installed_path(entry["name"], folder)
+    if found:
+        return found
+    if download:
+        return _fetch(entry, weights_dir(folder), progress, None)
+    name = entry["name"]
+    raise WeightsError(f"{name}: weights not installed (no {entry['file']} in {weights_dir(folder)}): "
+                       f"run `{CLI} download {name}`, or offline copy the file here with `{CLI} install PATH`")
+
+
+def _entry(name):
+    entries = catalogue()
+    if name not in entries:
+        raise WeightsError(f"unknown weights {name!r}; known: {', '.join(entries)}")
+    return entries[name]
+
+
+def _looks_like_path(text):
+    text = str(text)
+    return os.sep in text or "/" in text or Path(text).suffix != ""
+
+
+def _fetch(entry, folder, progress, urls):
+    target = folder / entry["file"]
+    if target.is_file() and blob_id(target) == entry["blob_id"]:
+        return target
+    tmp = _temp_file(folder, entry["file"])
+    try:
+        failures = []
+        for url in urls or entry["urls"]:
+            try:
+                _fetch_url(url, tmp, folder, progress)
+                found = blob_id(tmp)
+                if found != entry["blob_id"]:
+                    raise _UrlFailed(f"checksum mismatch (git blob id {found}, expected {entry['blob_id']}; "
+                                     "bad file removed)")
+            except _UrlFailed as e:
+                failures.append(f"{url}: {e}")
+                continue
+            try:
+                os.replace(tmp, target)
+            except OSError as e:
+                raise _local_error(e, folder) from None
+            return target
+        raise WeightsError(f"could not download {entry['name']}: " + "; ".join(failures) +
+                           f" (offline? fetch {entry['file']} elsewhere and run `{CLI} install PATH`)")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _fetch_url(url, tmp, folder, progress):
+    """Writes the body at ``url`` into ``tmp``; _UrlFailed for what the network did, WeightsError for the disk."""
+    try:
+        response = urllib.request.urlopen(url, timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as e:
+        raise _UrlFailed(f"HTTP {e.code} {e.reason}") from None
+    except urllib.error.URLError as e:
+        raise _UrlFailed(_network_reason(e.reason, url)) from None
+    except (OSError, http.client.HTTPException) as e:
+        raise _UrlFailed(_network_reason(e, url)) from None
+    with response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        done = 0
+        try:
+            with open(tmp, "wb") as out:
+                if progress:
+                    progress(done, total)
+                while True:
+                    try:
+                        chunk = response.read(CHUNK)
+                    except (OSError, http.client.HTTPException) as e:
+                        raise _UrlFailed(f"connection cut after {done:,} bytes ({_reason(e)})") from None
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+        except OSError as e:
+            raise _local_error(e, folder) from None
+    if total is not None and done < total:
+        raise _UrlFailed(f"connection cut after {done:,} of {total:,} bytes")
+
+
+def _temp_file(folder, file_name):
+    """A new empty temporary file in ``folder`` (created if needed), so the final rename stays on one disk."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=".part")
+    except OSError as e:
+        raise _local_error(e, folder) from None
+    os.close(fd)
+    return tmp
+
+
+def _local_error(error, folder):
+    where = f"choose another folder with --dir or {ENV_VAR}"
+    if error.errno == errno.ENOSPC:
+        return WeightsError(f"disk full: no room for the weights in {folder}; free some space or {where}")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST):
+        return WeightsError(f"weights folder {folder} is not writable ({_reason(error)}); {where}")
+    return WeightsError(f"cannot write to the weights folder {folder}: {_reason(error)}")
+
+
+def _network_reason(reason, url):
+    host = urllib.parse.urlsplit(url).hostname
+    if isinstance(reason, socket.gaierror):
+        return f"cannot resolve {host}: offline or DNS failure ({_reason(reason)})"
+    if isinstance(reason, ConnectionRefusedError):
+        return f"connection to {host} refused"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return f"no answer from {host} within {TIMEOUT_S} s"
+    if isinstance(reason, ssl.SSLError):
+        return f"TLS failure with {host} ({_reason(reason)})"
+    return f"cannot reach {host} ({_reason(reason)})"
+
+
+def _reason(error):
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text = str(error).strip()
+    return text.splitlines()[0][:160] if text else type(error).__name__
+
+
+def _print_list(folder):
+    print(f"weights folder: {folder}")
+    rows = [(e["name"], e["preset"], "+".join(e["tasks"]),
+             "installed" if installed_path(e["name"], folder) else "not installed", str(folder / e["file"]))
+            for e in catalogue().values()]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+    return 0
+
+
+def _download_cli(names, folder):
+    from tqdm import tqdm
+
+    failed = 0
+    for name in names:
+        if verify(name, folder)[name]:
+            print(f"{name}: already installed and verified: {installed_path(name, folder)}")
+            continue
+        with tqdm(desc=name, unit="B", unit_scale=True, unit_divisor=1024, leave=False) as bar:
+            def progress(done, total, bar=bar):
+                if total is not None and bar.total != total:
+                    bar.total = total
+                    bar.refresh()
+                bar.update(done - bar.n)
+
+            try:
+                path = download(name, folder, progress=progress)
+            except WeightsError as e:
+                bar.close()
+                print(f"error: {e}", file=sys.stderr)
+                failed += 1
+                continue
+        print(f"{name}: downloaded and verified: {path}")
+    return 1 if failed else 0
+
+
+def _verify_cli(name, folder):
+    status = verify(name, folder)
+    bad = False
+    for n, ok in status.items():
+        entry = _entry(n)
+        if ok is None:
+            print(f"{n}: not installed ({weights_dir(folder) / entry['file']})")
+            bad = bad or name is not None
+        elif ok:
+            print(f"{n}: ok ({installed_path(n, folder)})")
+        else:
+            print(f"{n}: CORRUPT: {installed_path(n, folder)} does not match git blob id {entry['blob_id']}; "
+                  f"run `{CLI} download {n}` to replace it")
+            bad = True
+    return 1 if bad else 0
+
+
+def main(argv=None):
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dir", metavar="FOLDER", default=argparse.SUPPRESS,
+                        help=f"weights folder (default: ${ENV_VAR}, else {DEFAULT_DIR})")
+    parser = argparse.ArgumentParser(prog=CLI, parents=[common], description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("list", parents=[common], help="the catalogue, and what is installed where")
+    get = commands.add_parser("download", parents=[common], help="fetch and verify NAME, or all")
+    get.add_argument("name", metavar="NAME|all")
+    check = commands.add_parser("verify", parents=[common], help="check installed files against their blob ids")
+    check.add_argument("name", nargs="?", metavar="NAME")
+    put = commands.add_parser("install", parents=[common], help="copy a checkpoint obtained elsewhere, verified")
+    put.add_argument("path", metavar="PATH")
+    args = parser.parse_args(argv)
+    folder = weights_dir(getattr(args, "dir", None))
+    try:
+        if args.command == "list":
+            return _print_list(folder)
+        if args.command == "download":
+            names = list(catalogue()) if args.name == "all" else [_entry(args.name)["name"]]
+            return _download_cli(names, folder)
+        if args.command == "verify":
+            return _verify_cli(args.name, folder)
+        path = install(args.path, folder)
+        name = next(n for n, e in catalogue().items() if e["file"] == path.name)
+        print(f"{name}: installed and verified: {path}")
+        return 0
+    except WeightsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing partial was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
