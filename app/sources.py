@@ -6,6 +6,7 @@ capture thread and the headless runner drive sources at their own pace.
 """
 import logging
 import math
+import sys
 from pathlib import Path
 
 import cv2
@@ -236,3 +237,14 @@ def open_default_source():
         source = SyntheticSource()
         source.open()
         return source
+
+
+def list_cameras(limit=4):
+    """Camera indices worth offering in a menu, without opening any (opening one can take a second).
+
+    On Linux the ``/dev/videoN`` nodes (a camera may also have a metadata node, which fails to open);
+    elsewhere indices ``0 .. limit-1``.
+    """
+    if sys.platform.startswith("linux"):
+        return sorted(int(p.name[5:]) for p in Path("/dev").glob("video*") if p.name[5:].isdigit())
+    return list(range(limit))

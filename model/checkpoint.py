@@ -1,11 +1,10 @@
 """Loading and saving checkpoints: the official files unchanged, and this project's own format with ``meta``."""
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .files import atomic_path
 from .network import build_model
 from .presets import generic_preset, get_preset, infer_preset, presets
 
@@ -136,16 +135,8 @@ def save_checkpoint(model, path, **meta):
 
 
 def atomic_torch_save(obj, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _listing(items, limit=5):

@@ -1,0 +1,106 @@
+"""Recording the composed view to MP4 and saving snapshots, on one writer thread (the GUI never waits on a disk).
+
+Every file appears atomically: written under a temporary name in the same folder, then renamed. A recording
+is finalised by ``stop_recording`` or ``close``, which the window calls on every exit.
+"""
+import queue
+import threading
+from pathlib import Path
+
+import numpy as np
+from PyQt5.QtCore import QObject, pyqtSignal
+
+from model.files import depth_millimetres, write_png
+
+from .video import VideoFile
+
+QUEUE_FRAMES = 32
+
+
+class Recorder(QObject):
+    saved = pyqtSignal(str)  # one line: what was written where
+    failed = pyqtSignal(str)  # one line
+
+    def __init__(self):
+        super().__init__()
+        self._jobs = queue.Queue(maxsize=QUEUE_FRAMES)
+        self.recording = None  # the MP4 path while recording
+        self.frames_queued = 0
+        self.dropped = 0
+        self._video = None
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+
+    def start_recording(self, path, fps):
+        if self.recording:
+            self.stop_recording()
+        self.recording = Path(path)
+        self.frames_queued = self.dropped = 0
+        self._jobs.put(("open", Path(path), float(fps)))
+
+    def add_frame(self, image):
+        """Queues one composed RGB frame; a full queue drops it (counted) rather than stall the GUI."""
+        if not self.recording:
+            return
+        try:
+            self._jobs.put_nowait(("frame", image))
+            self.frames_queued += 1
+        except queue.Full:
+            self.dropped += 1
+
+    def stop_recording(self):
+        if self.recording:
+            self._jobs.put(("close",))
+            self.recording = None
+
+    def snapshot(self, folder, stem, composite, result):
+        """Queues ``stem``_view.png (the composed view), _labels.png and, with depth, _depth_mm.png (16-bit)."""
+        self._jobs.put(("snapshot", Path(folder), stem, composite, result.labels, result.depth))
+
+    def close(self, timeout=2.0):
+        """Finalises any recording and joins the writer thread; True when it ended in time."""
+        self.stop_recording()
+        self._jobs.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self):
+        while (job := self._jobs.get()) is not None:
+            try:
+                getattr(self, "_" + job[0])(*job[1:])
+            except Exception as e:  # a full disk or an unwritable folder: said once, the app goes on
+                self.failed.emit(f"{job[0]} failed: {e}")
+                if job[0] in ("open", "frame"):
+                    self._finish()
+
+    def _open(self, path, fps):
+        self._finish()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._video = VideoFile(path, fps)
+
+    def _frame(self, image):
+        if self._video is not None:
+            self._video.write(image)
+
+    def _close(self):
+        self._finish()
+
+    def _finish(self):
+        """Finalises the recording: what was written so far stays a playable file, also after a write failed."""
+        if self._video is None:
+            return
+        video, self._video = self._video, None
+        if video.close():
+            self.saved.emit(f"recorded {video.frames} frames to {video.path}")
+        else:
+            self.failed.emit(f"{video.path}: nothing recorded (no frames arrived)")
+
+    def _snapshot(self, folder, stem, composite, labels, depth):
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [folder / f"{stem}_view.png", folder / f"{stem}_labels.png"]
+        write_png(written[0], composite)
+        write_png(written[1], labels.astype(np.uint8 if labels.max(initial=0) < 256 else np.uint16))
+        if depth is not None:
+            written.append(folder / f"{stem}_depth_mm.png")
+            write_png(written[2], depth_millimetres(depth))
+        self.saved.emit(f"snapshot: {', '.join(p.name for p in written)} in {folder}")

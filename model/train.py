@@ -1,0 +1,579 @@
+"""``python -m model.train``: multi-task training on asymmetric annotations, on a CPU, one GPU or many (torchrun).
+
+    python -m model.train --config train.yaml [--epochs 50 --batch-size 6 ...]
+    torchrun --nproc-per-node 4 -m model.train --config train.yaml
+
+Settings come from the defaults (``DEFAULTS``, shown by --help), then a YAML/JSON file (``--config``), then flags (``--batch-size`` sets
+``batch_size``). Writes into ``out``: ``best.ckpt`` and ``last.ckpt`` (the project's checkpoint format, loadable
+by ``load_model``), ``last.state`` (optimiser and schedule for ``--resume``), ``config.json``, ``log.csv`` and
+``curves.png``. Under torchrun every process trains on its share of each batch (``batch_size`` is per process) and
+only rank 0 validates and writes.
+"""
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from . import postprocess as pp
+from .checkpoint import CheckpointError, atomic_torch_save, describe_state_dict, read_state_dict, save_checkpoint
+from .data import DataError, JointTransform, MultiTaskDataset, collate, load_samples
+from .files import write_atomic, write_png
+from .datalist import ListError
+from .encoders.imagenet import WeightsUnavailable, load_imagenet
+from .losses import DEFAULT_WEIGHTS, multitask_loss
+from .metrics import DepthMeter, NormalsMeter, SegmentationMeter
+from .network import LWRefineNet, build_model
+from .presets import generic_preset, get_preset
+from .weights import WeightsError, resolve
+
+DEFAULTS = {
+    "train": None,
+    "val": None,
+    "root": None,
+    "preset": "nyud",
+    "classes": None,
+    "tasks": None,
+    "depth_png_scale": None,
+    "encoder": "mobilenet_v2",
+    "pretrained": "imagenet",
+    "init": None,
+    "out": "runs/train",
+    "epochs": 100,
+    "batch_size": 6,
+    "crop": 400,
+    "scale": [0.5, 2.0],
+    "flip": True,
+    "lr_encoder": 1e-3,
+    "lr_decoder": 1e-2,
+    "momentum": 0.9,
+    "weight_decay": 1e-5,
+    "lr_step": 50,
+    "lr_gamma": 0.1,
+    "loss_weights": dict(DEFAULT_WEIGHTS),
+    "workers": 2,
+    "seed": 0,
+    "device": "auto",
+    "amp": True,
+    "sync_bn": False,
+    "freeze_bn": False,
+    "progress": True,
+}
+HELP = {
+    "train": "list file (rgb<TAB>mask<TAB>depth[<TAB>normals]) or folder (rgb/, masks/, depth/, normals/)",
+    "val": "the same, for validation after each epoch",
+    "root": "folder the lists' paths are relative to (default: each list's folder)",
+    "preset": "classes, colours and depth PNG scale of the data",
+    "classes": "class names, for classes no preset has (overrides the preset's)",
+    "tasks": "segm, depth, normals (default: the preset's)",
+    "depth_png_scale": "ground-truth depth PNG value per metre (default: the preset's: NYUD 5000, KITTI 800)",
+    "encoder": "mobilenet_v2, resnet50, resnet101 or resnet152",
+    "pretrained": "imagenet (torchvision's weights) or none",
+    "init": "checkpoint path or catalogue name to start from; a new segmentation head if the classes differ",
+    "out": "output folder",
+    "batch_size": "per process",
+    "crop": "square training crop in pixels (0: none)",
+    "scale": "random scale range",
+    "lr_decoder": "decoder and heads",
+    "lr_step": "epochs between learning-rate decays by lr_gamma",
+    "loss_weights": "per task",
+    "amp": "fp16 mixed precision, on CUDA only",
+    "sync_bn": "SyncBatchNorm across processes (CUDA only)",
+    "freeze_bn": "BatchNorm on its running statistics (small batches, fine-tuning)",
+}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; one line."""
+
+
+# ---------------------------------------------------------------- configuration
+
+def load_config(path):
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config ({e.strerror or e})") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as e:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
+                          f"{str(e).splitlines()[0]}") from None
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    unknown = sorted(set(data) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown settings {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
+    return data
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML or JSON file of settings (flags override it)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    for key, default in DEFAULTS.items():
+        flag = "--" + key.replace("_", "-")
+        value = "yes" if default is True else "no" if default is False else default
+        shown = {"help": " ".join(filter(None, (HELP.get(key), f"(default: {value})" if value is not None else "")))}
+        if isinstance(default, bool):
+            parser.add_argument(flag, type=_boolean, metavar="yes|no", default=argparse.SUPPRESS, **shown)
+        elif key in ("scale", "classes", "tasks"):
+            parser.add_argument(flag, nargs="+", default=argparse.SUPPRESS,
+                                type=float if key == "scale" else str, **shown)
+        elif key == "loss_weights":
+            parser.add_argument(flag, metavar="TASK=W", nargs="+", default=argparse.SUPPRESS, **shown)
+        else:
+            kind = float if key == "depth_png_scale" else type(default) if default is not None else str
+            parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, **shown)
+    args = vars(parser.parse_args(argv))
+    config = dict(DEFAULTS)
+    if args.get("config"):
+        config.update(load_config(args.pop("config")))
+    args.pop("config", None)
+    resume = args.pop("resume")
+    if "loss_weights" in args:
+        args["loss_weights"] = {**config["loss_weights"], **_weights(args["loss_weights"])}
+    config.update(args)
+    return config, resume
+
+
+def _boolean(text):
+    if text.lower() in ("yes", "true", "1", "on"):
+        return True
+    if text.lower() in ("no", "false", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+
+
+def _weights(pairs):
+    out = {}
+    for pair in pairs:
+        task, _, value = pair.partition("=")
+        try:
+            out[task] = float(value)
+        except ValueError:
+            raise ConfigError(f"--loss-weights: expected TASK=WEIGHT, got {pair!r}") from None
+    return out
+
+
+# ---------------------------------------------------------------- set-up
+
+class Distributed:
+    """The process's place under torchrun (WORLD_SIZE, RANK, LOCAL_RANK), or a single process."""
+
+    def __init__(self, device):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ConfigError("device cuda was asked for but no CUDA device is available")
+            self.device = torch.device("cuda", self.local_rank if self.world > 1 else (self.device.index or 0))
+            torch.cuda.set_device(self.device)
+            torch.backends.cudnn.benchmark = True  # fixed crop size: the fastest kernels are found once
+        if self.world > 1:
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            # validation runs on rank 0 alone while the others wait: allow it time
+            dist.init_process_group(backend, timeout=timedelta(hours=2))
+
+    @property
+    def main(self):
+        return self.rank == 0
+
+    def barrier(self):
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self):
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def resolve_preset(config):
+    try:
+        preset = get_preset(config["preset"])
+    except KeyError as e:
+        raise ConfigError(e.args[0]) from None
+    tasks = tuple(config["tasks"] or preset.tasks)
+    if config["classes"]:
+        preset = generic_preset(len(config["classes"]), tasks, classes=config["classes"],
+                                max_depth=preset.max_depth)
+    png_scale = float(config["depth_png_scale"] or get_preset(config["preset"]).depth_png_scale)
+    return preset, tasks, png_scale
+
+
+def create_model(config, preset, tasks, log=print):
+    """The network: from ``init`` (all that fits; a new segmentation head when the classes differ), else with an
+    ImageNet encoder (``pretrained: imagenet``), else random."""
+    encoder = config["encoder"]
+    init = None
+    if config["init"]:
+        try:
+            path = resolve(config["init"])
+            state_dict, _ = read_state_dict(path)
+        except (WeightsError, CheckpointError) as e:
+            raise ConfigError(f"--init: {e}") from None
+        described = describe_state_dict(state_dict)
+        if described is None:
+            raise ConfigError(f"--init: {path}: not a Light-Weight RefineNet checkpoint")
+        encoder = described[0]
+        init = (path, state_dict)
+    model = build_model(encoder, preset.num_classes, tasks)
+    if init:
+        path, state_dict = init
+        own = model.state_dict()
+        kept = {k: v for k, v in state_dict.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(kept, strict=False)
+        fresh = sorted({k.rsplit(".", 1)[0] for k in own if k not in kept and not k.endswith("num_batches_tracked")})
+        log(f"initialised from {path}; newly initialised: {', '.join(fresh) or 'nothing'}")
+    elif config["pretrained"] == "imagenet":
+        load_imagenet(model.encoder, encoder)
+    elif config["pretrained"] != "none":
+        raise ConfigError(f"pretrained must be imagenet or none, got {config['pretrained']!r}")
+    model.preset = preset
+    return model
+
+
+def sync_batchnorm(model):
+    """The same network with SyncBatchNorm, converted part by part so the parts and the flat keys stay shared."""
+    convert = nn.SyncBatchNorm.convert_sync_batchnorm
+    synced = LWRefineNet(model.encoder_name, convert(model.encoder), convert(model.decoder),
+                         {task: convert(head) for task, head in model.heads.items()})
+    if hasattr(model, "preset"):
+        synced.preset = model.preset
+    return synced
+
+
+def param_groups(model, lr_encoder, lr_decoder):
+    encoder = list(model.encoder.parameters())
+    ids = {id(p) for p in encoder}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": encoder, "lr": lr_encoder, "name": "encoder"},
+            {"params": rest, "lr": lr_decoder, "name": "decoder"}]
+
+
+def freeze_batchnorm(model):
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+# ---------------------------------------------------------------- training
+
+class Trainer:
+    """One network, its optimiser and schedule; ``step`` trains on one batch."""
+
+    def __init__(self, model, config, device, world=1):
+        self.config = config
+        self.device = device
+        self.raw = model.to(device)
+        self.model = self.raw
+        if world > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            self.model = nn.parallel.DistributedDataParallel(self.raw, device_ids=ids)
+        self.tasks = model.tasks
+        self.optimizer = torch.optim.SGD(param_groups(self.raw, config["lr_encoder"], config["lr_decoder"]),
+                                         momentum=config["momentum"], weight_decay=config["weight_decay"])
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, config["lr_step"], config["lr_gamma"])
+        self.amp = bool(config["amp"]) and device.type == "cuda"
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp)
+
+    def train_mode(self):
+        self.model.train()
+        if self.config["freeze_bn"]:
+            freeze_batchnorm(self.model)
+
+    def step(self, batch):
+        """One optimiser step; returns ``(loss, {task: loss})`` as floats."""
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            outputs = self.model(batch["image"])
+        loss, parts = multitask_loss(outputs, batch, self.tasks, self.config["loss_weights"])
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.item(), {t: v.item() for t, v in parts.items()}
+
+    def state(self):
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict()}
+
+    def load_state(self, state):
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+
+@torch.no_grad()
+def validate(model, loader, tasks, preset, device, loss_weights=None, progress=False):
+    """Validation loss and the evaluation metrics over a loader, prefixed ``val_``."""
+    model.eval()
+    segm = SegmentationMeter(preset.num_classes)
+    depth = DepthMeter()
+    normals = NormalsMeter()
+    losses = []
+    for batch in tqdm(loader, desc="validate", leave=False, disable=not progress):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        outputs = model(batch["image"])
+        loss, _ = multitask_loss(outputs, batch, tasks, loss_weights, sync=False)
+        losses.append(loss.item())
+        size = batch["image"].shape[-2:]
+        for task, out in zip(tasks, outputs):
+            has = batch[f"has_{task}"]
+            if not has.any():
+                continue
+            if task == "segm":
+                segm.update(pp.labels_from_logits(out, size)[has], batch["segm"][has])
+            elif task == "depth":
+                depth.update(pp.depth_metres(out, size)[has], batch["depth"][has][:, 0])
+            else:
+                normals.update(pp.resize(out, size)[has].permute(0, 2, 3, 1), batch["normals"][has].permute(0, 2, 3, 1))
+    scores = {"val_loss": float(np.mean(losses)) if losses else math.nan}
+    if "segm" in tasks and segm.confusion.sum():
+        s = segm.compute()
+        scores.update(val_miou=s["miou"], val_pixel_acc=s["pixel_acc"], val_mean_acc=s["mean_acc"])
+    if "depth" in tasks and depth.pixels:
+        d = depth.compute()
+        scores.update(val_rmse=d["rmse"], val_rmse_log=d["rmse_log"], val_abs_rel=d["abs_rel"],
+                      val_delta1=d["delta1"])
+    if "normals" in tasks and normals.pixels:
+        n = normals.compute()
+        scores.update(val_mean_angle=n["mean_angle"], val_median_angle=n["median_angle"])
+    return scores
+
+
+def score_of(row):
+    """Higher is better: validation mIoU, else minus the validation RMSE, else minus the training loss."""
+    for key, sign in (("val_miou", 1), ("val_rmse", -1), ("train_loss", -1)):
+        if key in row and not math.isnan(row[key]):
+            return sign * row[key]
+    return -math.inf
+
+
+def make_loader(samples, tasks, png_scale, preset, config, dist_info, train):
+    transform = JointTransform(config["crop"], tuple(config["scale"]), config["flip"]) if train else None
+    dataset = MultiTaskDataset(samples, tasks, png_scale, preset.colours, transform, seed=config["seed"])
+    if train:
+        # Always a DistributedSampler (one replica when alone): the same order for any number of processes.
+        sampler = DistributedSampler(dataset, num_replicas=dist_info.world, rank=dist_info.rank, shuffle=True,
+                                     seed=config["seed"], drop_last=True)
+        if len(sampler) < config["batch_size"]:
+            raise ConfigError(f"{config['train']}: {len(dataset)} samples do not fill one batch of "
+                              f"{config['batch_size']} per process on {dist_info.world} process(es)")
+        return DataLoader(dataset, batch_size=config["batch_size"], sampler=sampler, drop_last=True,
+                          num_workers=config["workers"], collate_fn=collate,
+                          pin_memory=dist_info.device.type == "cuda")
+    return DataLoader(dataset, batch_size=1, shuffle=False, num_workers=config["workers"], collate_fn=collate)
+
+
+def train(config, resume=False, log=print):
+    """Runs a whole training as configured; returns the history (one dict per epoch). Rank 0 writes ``out``."""
+    if not config["train"]:
+        raise ConfigError("no training data: set train (a list file or a folder) in the config or with --train")
+    torch.manual_seed(config["seed"])
+    place = Distributed(config["device"])
+    if config["sync_bn"] and place.device.type != "cuda":
+        place.close()
+        raise ConfigError("sync_bn needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only); "
+                          "on the CPU use freeze_bn instead")
+    try:
+        return _train(config, resume, place, log if place.main else (lambda *a: None))
+    finally:
+        place.close()
+
+
+def _train(config, resume, place, log):
+    out = Path(config["out"])
+    preset, tasks, png_scale = resolve_preset(config)
+    try:
+        train_samples = load_samples(config["train"], config["root"])
+        val_samples = load_samples(config["val"], config["root"]) if config["val"] else None
+    except (ListError, DataError) as e:
+        raise ConfigError(str(e)) from None
+    model = create_model(config, preset, tasks, log)
+    if config["sync_bn"] and place.world > 1:
+        model = sync_batchnorm(model)
+    trainer = Trainer(model, config, place.device, place.world)
+    start, best, history = 0, -math.inf, []
+    if resume:
+        start, best, history = _resume(out, trainer, place.device)
+        log(f"resuming {out} after epoch {start}")
+    elif place.main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "config.json", json.dumps(config, indent=1).encode())
+    train_loader = make_loader(train_samples, tasks, png_scale, preset, config, place, train=True)
+    val_loader = make_loader(val_samples, tasks, png_scale, preset, config, place, train=False) \
+        if val_samples and place.main else None
+    progress = config["progress"] and place.main
+    for epoch in range(start, config["epochs"]):
+        # Dropout (ResNet decoder) draws from this: the same whether resumed or not, different per process.
+        torch.manual_seed(config["seed"] + 1000 * epoch + place.rank)
+        train_loader.sampler.set_epoch(epoch)
+        train_loader.dataset.set_epoch(epoch)
+        trainer.train_mode()
+        lrs = [g["lr"] for g in trainer.optimizer.param_groups]
+        sums, steps, tic = {}, 0, time.perf_counter()
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config['epochs']}", leave=False, disable=not progress)
+        for batch in bar:
+            loss, parts = trainer.step(batch)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"the loss became {loss} at epoch {epoch + 1}, step {steps + 1}; "
+                                         "lower the learning rates")
+            for key, value in (("loss", loss), *parts.items()):
+                sums[key] = sums.get(key, 0.0) + value
+            steps += 1
+            bar.set_postfix(loss=f"{sums['loss'] / steps:.4f}")
+        trainer.scheduler.step()
+        seconds = time.perf_counter() - tic
+        row = {"epoch": epoch + 1, "lr_encoder": lrs[0], "lr_decoder": lrs[1],
+               **{f"train_{k}": v / steps for k, v in sums.items()}, "seconds": seconds,
+               "images_per_s": steps * config["batch_size"] * place.world / seconds}
+        if val_loader is not None:
+            row.update(validate(trainer.raw, val_loader, tasks, preset, place.device, config["loss_weights"],
+                                progress))
+        history.append(row)
+        if place.main:
+            best = _write_epoch(out, trainer, config, history, best)
+            log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        place.barrier()
+    return history
+
+
+def _meta(config, row):
+    return {"trained": f"{row['epoch']} epochs on {config['train']} ({datetime.now():%Y-%m-%d})",
+            "epoch": row["epoch"], "metrics": {k: v for k, v in row.items() if isinstance(v, float)}}
+
+
+def _write_epoch(out, trainer, config, history, best):
+    row = history[-1]
+    model = trainer.raw
+    save_checkpoint(model, out / "last.ckpt", **_meta(config, row))
+    score = score_of(row)
+    if score > best:
+        best = score
+        save_checkpoint(model, out / "best.ckpt", **_meta(config, row))
+    # The model's own copy travels with the optimiser's: a crash between two writes cannot mismatch them.
+    atomic_torch_save({"model": model.state_dict(), **trainer.state(), "epoch": row["epoch"], "best": best,
+                       "history": history}, out / "last.state")
+    write_log(history, out / "log.csv")
+    write_png(out / "curves.png", plot_curves(history))
+    return best
+
+
+def _resume(out, trainer, device):
+    path = out / "last.state"
+    if not path.is_file():
+        raise ConfigError(f"--resume: {path} not found (no finished epoch to resume from)")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        trainer.raw.load_state_dict(state["model"])
+        trainer.load_state(state)
+    except Exception as e:
+        raise ConfigError(f"--resume: {path}: unusable ({str(e).splitlines()[0][:160]})") from None
+    return state["epoch"], state["best"], list(state["history"])
+
+
+# ---------------------------------------------------------------- log and curves
+
+def write_log(history, path):
+    fields = list(dict.fromkeys(k for row in history for k in row))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(history)
+    write_atomic(path, text.getvalue().encode())
+
+
+CURVE_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
+
+
+def plot_curves(history, width=960, height=360):
+    """An RGB image: losses per epoch on the left (one scale from 0, its top printed), validation metrics on the
+    right (different units: each curve spans the panel, its range printed in the legend)."""
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    losses = [k for k in keys if k.endswith("loss") or (k.startswith("train_") and k != "train_loss")]
+    metrics = [k for k in keys if k.startswith("val_") and not k.endswith("loss")]
+    image = np.full((height, width, 3), 255, np.uint8)
+    for index, (title, names) in enumerate((("losses", losses), ("validation", metrics))):
+        _panel(image[:, index * width // 2:(index + 1) * width // 2], title, history, names, shared=index == 0)
+    return image
+
+
+def _panel(image, title, history, names, shared):
+    h, w = image.shape[:2]
+    left, right, top, bottom = 40, 10, 30, 30 + 16 * len(names)
+    cv2.putText(image, title, (left, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.rectangle(image, (left, top), (w - right, h - bottom), (160, 160, 160), 1)
+    epochs = [row["epoch"] for row in history]
+    span = max(1, epochs[-1] - epochs[0])
+    finite = [row[n] for row in history for n in names if n in row and math.isfinite(row[n])]
+    top_value = max(finite, default=1.0) or 1.0
+    if shared:
+        cv2.putText(image, f"{top_value:.3g}", (2, top + 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        cv2.putText(image, "0", (2, h - bottom), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
+    for i, name in enumerate(names):
+        points = [(row["epoch"], row[name]) for row in history if name in row and math.isfinite(row[name])]
+        if not points:
+            continue
+        values = [v for _, v in points]
+        low, high = min(values), max(values)
+        base, scale = (0.0, top_value) if shared else (low, (high - low) or 1.0)
+        xy = np.array([[left + (e - epochs[0]) / span * (w - left - right),
+                        h - bottom - (v - base) / scale * (h - top - bottom)] for e, v in points], np.int32)
+        colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
+        cv2.polylines(image, [xy], False, colour, 2, cv2.LINE_AA)
+        for x, y in xy:
+            cv2.circle(image, (int(x), int(y)), 2, colour, -1, cv2.LINE_AA)
+        label = f"{name}: {values[-1]:.4g}  (range {low:.4g} .. {high:.4g})"
+        cv2.putText(image, label, (left, h - bottom + 14 + 16 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1,
+                    cv2.LINE_AA)
+    cv2.putText(image, f"epoch {epochs[0]} .. {epochs[-1]}", (w - right - 110, top - 8),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def main(argv=None):
+    try:
+        config, resume = parse_args(argv)
+        history = train(config, resume)
+    except (ConfigError, WeightsUnavailable, DataError, FloatingPointError) as e:
+        # A DataLoader worker's error arrives with the worker's traceback; its last line is the message.
+        message = str(e).strip().splitlines()[-1].removeprefix(f"{type(e).__module__}.{type(e).__name__}: ")
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; --resume continues from the last finished epoch", file=sys.stderr)
+        return 130
+    if history and int(os.environ.get("RANK", "0")) == 0:
+        print(f"done: {config['out']}/best.ckpt and last.ckpt")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""The benchmark: its release baseline is the release network, its report keeps the other sections."""
+import numpy as np
+import torch
+from torch import nn
+
+from model.benchmark import ReleasePipeline, main, model_for, release_network, replace_section
+from model.postprocess import normalise
+
+
+def test_release_baseline_runs_the_same_network_with_its_max_pool_op(rng):
+    model = model_for("mobilenet_v2")
+    release = release_network(model)
+    assert sum(isinstance(m, nn.MaxPool2d) for m in release.modules()) == 4  # one shared op per CRP block
+    frame = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    with torch.no_grad():
+        for a, b in zip(model(normalise(frame)), release(normalise(frame))):
+            assert torch.equal(a, b)
+    images = ReleasePipeline(model)(frame)
+    assert len(images) == 2 and all(i.shape == (64, 96, 3) and i.dtype == np.uint8 for i in images)
+
+
+def test_report_sections_are_replaced_and_the_others_kept(tmp_path):
+    path = tmp_path / "B.md"
+    replace_section(path, "## CPU", "## CPU\n\nfirst\n")
+    replace_section(path, "## Memory soak", "## Memory soak\n\nsoak\n")
+    replace_section(path, "## CPU", "## CPU\n\nsecond\n")
+    assert path.read_text() == "## CPU\n\nsecond\n\n## Memory soak\n\nsoak\n"
+
+
+def test_a_small_run_writes_the_table_and_the_ratio(tmp_path, capsys):
+    out = tmp_path / "BENCHMARKS.md"
+    replace_section(out, "## Notes", "## Notes\n\nkept\n")
+    assert main(["--sizes", "64x96", "--encoders", "mobilenet_v2", "--frames", "4", "--out", str(out)]) == 0
+    text = out.read_text()
+    for row in ("release pipeline", "ONNX Runtime default", "this project, auto ->", "this project, torch"):
+        assert f"| mobilenet_v2 | 96x64 | {row}" in text.replace("**", "")
+    assert "faster than the release pipeline" in text and "## CUDA" in text and "## Notes\n\nkept" in text
+    assert main(["--sizes", "64", "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip().endswith("error: sizes are HxW, 32 at least: 64")

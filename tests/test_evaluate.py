@@ -1,0 +1,186 @@
+"""Evaluation end to end on the release's example frames, against metrics computed here from the network."""
+import csv
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model import get_preset, load_model
+from model.datalist import Sample
+from model.evaluate import CROPS, Evaluation, class_block, main
+from model.postprocess import normalise
+
+from .conftest import EXAMPLES, REFERENCE_CKPT, read_rgb
+
+NYUD = [(EXAMPLES / "ExpNYUD_three" / "000433.png", EXAMPLES / "ExpNYUD_three" / "segm_gt_000433.png",
+         EXAMPLES / "ExpNYUD_three" / "depth_gt_000433.png", EXAMPLES / "ExpNYUD_three" / "norm_gt_000433.png"),
+        (EXAMPLES / "ExpNYUD_joint" / "000464.png", EXAMPLES / "ExpNYUD_joint" / "segm_gt_000464.png",
+         EXAMPLES / "ExpNYUD_joint" / "depth_gt_000464.png")]
+KITTI = (EXAMPLES / "ExpKITTI_joint" / "000099.png", EXAMPLES / "ExpKITTI_joint" / "segm_gt_000099.png")
+
+
+@pytest.fixture
+def metric_ckpt(tmp_path, reference_state_dict):
+    """The reference network with its depth head scaled to give metres (1.7 to 8 m), not near-zero values."""
+    sd = dict(reference_state_dict)
+    sd["depth.weight"] = sd["depth.weight"] * 3e5
+    sd["depth.bias"] = torch.full_like(sd["depth.bias"], 3.0)
+    path = tmp_path / "metric.ckpt"
+    torch.save({"state_dict": sd}, path)
+    return path
+
+
+def write_list(path, rows):
+    path.write_text("".join("\t".join(str(p) for p in row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize("interp", ["bilinear", "bicubic"])
+def test_reported_metrics_equal_those_computed_from_the_network(tmp_path, metric_ckpt, interp):
+    listing = write_list(tmp_path / "val.txt", NYUD)
+    out_json, out_csv = tmp_path / "m.json", tmp_path / "m.csv"
+    assert main(["--weights", str(metric_ckpt), "--dataset", "nyud", "--list", str(listing), "--size", "160",
+                 "--interp", interp, "--json", str(out_json), "--per-image", str(out_csv)]) == 0
+    reported = json.loads(out_json.read_text())
+
+    model = load_model(metric_ckpt)
+    sq_sum, pixels, correct, labelled, per_image = 0.0, 0, 0, 0, []
+    for rgb, mask, depth_png, *_ in NYUD:
+        x = F.interpolate(normalise(read_rgb(rgb)), size=(120, 160), mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            segm, depth, _ = model(x)
+        gt = cv2.imread(str(depth_png), cv2.IMREAD_UNCHANGED).astype(np.float64) / 5000.0
+        pred = F.interpolate(depth, size=gt.shape, mode=interp, align_corners=False)[0, 0].abs().double().numpy()
+        valid = gt > 0
+        err = (pred[valid] - gt[valid]) ** 2
+        sq_sum, pixels = sq_sum + err.sum(), pixels + valid.sum()
+        per_image.append(math.sqrt(err.mean()))
+        gt_labels = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
+        labels = F.interpolate(segm, size=gt_labels.shape, mode=interp, align_corners=False)[0].argmax(0).numpy()
+        known = gt_labels != 255
+        correct, labelled = correct + (labels[known] == gt_labels[known]).sum(), labelled + known.sum()
+
+    assert reported["rmse"] == pytest.approx(math.sqrt(sq_sum / pixels), rel=1e-6)
+    assert reported["depth_pixels"] == pixels and reported["depth_images"] == 2
+    assert reported["rmse_image_mean"] == pytest.approx(np.mean(per_image), rel=1e-6)
+    assert reported["pixel_acc"] == pytest.approx(correct / labelled)
+    assert reported["evaluated"] == 2 and reported["skipped"] == 0 and reported["complete"] is True
+    assert set(reported["iou"]) == set(get_preset("nyud").classes)
+    normals = cv2.imread(str(NYUD[0][3]))
+    assert reported["normals_pixels"] == int((np.abs(normals.astype(int) - 127) > 1).any(axis=2).sum())
+    assert 0 <= reported["median_angle"] <= 180
+    with open(out_csv) as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["rmse"]) for r in rows] == pytest.approx(per_image, rel=1e-6)
+    assert rows[0]["mean_angle"] and not rows[1]["mean_angle"]  # only the first sample has normals
+
+
+def test_a_missing_or_unreadable_file_skips_its_line_and_the_rest_is_reported(tmp_path, capsys):
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    rgb, mask, depth, _ = NYUD[0]
+    listing = write_list(tmp_path / "val.txt", [
+        (rgb, mask, depth),
+        (tmp_path / "nowhere.png", mask, depth),
+        (rgb, tmp_path / "broken.png", depth),
+    ])
+    out_json = tmp_path / "m.json"
+    assert main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(listing), "--size", "64",
+                 "--json", str(out_json)]) == 0
+    err = capsys.readouterr().err
+    assert "val.txt:2:" in err and "nowhere.png: no such file" in err
+    assert "val.txt:3:" in err and "broken.png: missing or not an image" in err
+    reported = json.loads(out_json.read_text())
+    assert reported["evaluated"] == 1 and reported["skipped"] == 2 and len(reported["skipped_lines"]) == 2
+    assert reported["segm_images"] == 1 and reported["depth_images"] == 1
+
+
+def test_table_names_the_paper_figures(tmp_path, capsys):
+    listing = write_list(tmp_path / "val.txt", [NYUD[1][:2]])
+    assert main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(listing), "--size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "mIoU" in out and "NYUDv2 (40 classes): mIoU 42.0%, RMSE 0.565 m" in out
+    assert "RMSE (pooled)" not in out  # no depth ground truth in this list
+
+
+def test_kitti_colour_ground_truth_is_mapped_to_classes(kitti_ckpt):
+    evaluation = Evaluation(load_model(kitti_ckpt), "kitti", size=96)
+    evaluation.add(Sample(*KITTI, line=1))
+    rgb = cv2.cvtColor(cv2.imread(str(KITTI[1])), cv2.COLOR_BGR2RGB)
+    known = sum(int((rgb == c).all(axis=2).sum()) for c in get_preset("kitti").colours)
+    assert 0 < known < rgb.shape[0] * rgb.shape[1]  # black pixels are unlabelled
+    assert evaluation.segm.confusion.sum() == known
+    assert "rmse" not in evaluation.summary()
+
+
+@pytest.mark.parametrize("crop, max_depth", [("garg", None), (None, 2.0)])
+def test_crop_and_max_depth_limit_the_valid_pixels(crop, max_depth):
+    rgb, _, depth, _ = NYUD[0]
+    evaluation = Evaluation(load_model(REFERENCE_CKPT), "nyud", max_depth=max_depth, crop=crop, size=64)
+    evaluation.add(Sample(rgb, depth=depth, line=1))
+    gt = cv2.imread(str(depth), cv2.IMREAD_UNCHANGED) / 5000.0
+    valid = gt > 0
+    if max_depth:
+        valid &= gt <= max_depth
+    if crop:
+        h, w = gt.shape
+        top, bottom, left, right = CROPS[crop]
+        inside = np.zeros_like(valid)
+        inside[int(top * h):int(bottom * h), int(left * w):int(right * w)] = True
+        valid &= inside
+    assert 0 < evaluation.depth.pixels == valid.sum() < (gt > 0).sum()
+
+
+def test_depth_scale_changes_the_ground_truth_units(tmp_path):
+    rgb, _, depth, _ = NYUD[0]
+    model = load_model(REFERENCE_CKPT)
+    results = []
+    for scale in (5000, 2500):
+        evaluation = Evaluation(model, "nyud", depth_scale=scale, size=64)
+        evaluation.add(Sample(rgb, depth=depth, line=1))
+        results.append(evaluation.summary()["rmse"])
+    # the reference network predicts ~0 m, so RMSE is the ground truth's RMS, doubled by halving the scale
+    assert results[1] == pytest.approx(2 * results[0], rel=1e-3)
+
+
+def test_classes_are_matched_by_name_for_the_joint_model():
+    nyud, kitti, both = get_preset("nyud"), get_preset("kitti"), get_preset("nyud-kitti")
+    assert class_block(both, kitti) == slice(40, 46)
+    assert class_block(both, nyud) == slice(0, 40)
+    assert class_block(get_preset("nyud-three"), nyud) == slice(0, 40)
+    assert class_block(nyud, kitti) is None
+
+
+def test_bad_input_is_a_one_line_error(tmp_path, capsys, kitti_ckpt):
+    listing = write_list(tmp_path / "val.txt", [NYUD[0][:3]])
+    assert main(["--weights", str(kitti_ckpt), "--dataset", "nyud", "--list", str(listing)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "6 classes" in err and "\n" not in err
+    assert main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(tmp_path / "none.txt")]) == 1
+    assert capsys.readouterr().err.startswith("error:")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(listing),
+              "--json", str(tmp_path / "no" / "such" / "m.json")])
+    assert exit_info.value.code == 2
+
+
+def test_ctrl_c_still_reports_and_writes_what_was_done(tmp_path, monkeypatch, capsys):
+    listing = write_list(tmp_path / "val.txt", [NYUD[0][:3], NYUD[1][:3], NYUD[0][:3]])
+    real_add, calls = Evaluation.add, []
+
+    def add(self, sample):
+        calls.append(sample.line)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_add(self, sample)
+
+    monkeypatch.setattr(Evaluation, "add", add)
+    out_json = tmp_path / "m.json"
+    assert main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(listing), "--size", "64",
+                 "--json", str(out_json)]) == 130
+    reported = json.loads(out_json.read_text())
+    assert reported["complete"] is False and reported["evaluated"] == 1 and reported["samples"] == 3
+    assert reported["depth_images"] == 1 and "interrupted" in capsys.readouterr().out
