@@ -79,6 +79,9 @@ class ImageViews(pg.GraphicsLayoutWidget):
         axis.setLabel("depth (m)", color=TITLE_COLOUR)
         axis.setStyle(hideOverlappingLabels=False)
         self.colour_bar.setMaximumHeight(56)
+        # Small minimum and preferred widths: the bar must follow its column's width, never set it.
+        self.colour_bar.setMinimumWidth(60)
+        self.colour_bar.setPreferredWidth(60)
         self.layout_mode, self.single = "side", "segmentation"
         self.names = []
         self.opacity = 0.5
@@ -120,6 +123,8 @@ class ImageViews(pg.GraphicsLayoutWidget):
         self.ci.clear()
         first = self.panels[names[0]].view
         columns = 2 if len(names) == 4 else len(names)  # four panels in a 2 x 2 grid: each twice as large
+        for col in range(columns):
+            self.ci.layout.setColumnStretchFactor(col, 1)
         for i, name in enumerate(names):
             panel = self.panels[name]
             row, col = 3 * (i // columns), i % columns
@@ -135,6 +140,7 @@ class ImageViews(pg.GraphicsLayoutWidget):
             panel.view.setYLink(link)
         self.names = names
         self.reset_zoom()
+        QTimer.singleShot(0, self._fit_colour_bar)  # once the layout has placed the panels
 
     def _zoomed_by_hand(self, *_):
         self.zoomed = True
@@ -169,7 +175,7 @@ class ImageViews(pg.GraphicsLayoutWidget):
             return
         size = panel.view.boundingRect()
         h, w = panel.shape
-        self.colour_bar.setFixedWidth(max(120.0, min(size.width(), size.height() * w / h)))
+        self.colour_bar.setMaximumWidth(max(120.0, min(size.width(), size.height() * w / h)))
 
     def shown_image(self, name):
         """What panel ``name`` shows now (None when hidden); for tests and snapshots."""

@@ -3,6 +3,7 @@
 Threads: capture (app.capture, plain Python), inference (app.worker, a QThread), recorder (app.recorder).
 The GUI thread only draws: a timer takes the newest result from the worker and shows it.
 """
+import os
 import signal
 import sys
 import time
@@ -987,8 +988,22 @@ def quiet_qt_messages(kind, context, message):
         print(message, file=sys.stderr)
 
 
+def display_problem():
+    """Why no window can open here (a Linux machine without a display), or None. Qt itself would abort."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open a window on: run it in a desktop session (or under Xvfb), "
+            "or process without a window with --no-gui")
+
+
 def run(args):
     """Opens the window and runs until it is closed; Ctrl-C in the terminal closes it cleanly too."""
+    problem = display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     qInstallMessageHandler(quiet_qt_messages)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APPLICATION)

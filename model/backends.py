@@ -18,8 +18,6 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .export import export_onnx, onnx_session
-
 BACKENDS = ("auto", "torch", "onnxruntime")
 
 
@@ -109,7 +107,12 @@ class OnnxRunner:
     name = "onnxruntime"
 
     def __init__(self, model):
-        self.session = onnx_session(export_onnx(model), spinning=False)
+        # Imported here: ``model`` imports this module, and ``python -m model.export`` must not find
+        # model.export already imported.
+        from .export import export_onnx, onnx_session
+
+        # torch's thread count is the one knob for both (its default is also one thread per physical core).
+        self.session = onnx_session(export_onnx(model), spinning=False, threads=torch.get_num_threads())
 
     def __call__(self, x):
         outputs = self.session.run(None, {"image": x.float().contiguous().numpy()})

@@ -31,7 +31,8 @@ from . import postprocess as pp
 from .checkpoint import CheckpointError, load_model
 from .decoder import CRPBlock
 from .engine import Predictor, resolve_device
-from .export import atomic_write, export_onnx, onnx_session
+from .export import export_onnx, onnx_session
+from .files import write_atomic
 from .network import build_model
 from .presets import get_preset
 
@@ -147,11 +148,14 @@ def model_for(encoder):
     return model
 
 
-def bench_cpu(model, size, n, log):
+def bench_cpu(model, size, n, log, threads=None):
     """Rows (name, e2e times, network times) for one model and frame size on the CPU."""
     release = ReleasePipeline(model)
-    session = onnx_session(export_onnx(release.net))
-    ort_net = lambda x: session.run(None, {"image": x})
+    session = onnx_session(export_onnx(release.net), threads=threads)
+
+    def ort_net(x):
+        return session.run(None, {"image": x})
+
     ort = ReleasePipeline(model, ort_net)
     every = 4  # the release is several times slower: every 4th frame
     rows = [Row("release pipeline (fp32 eager NCHW, numpy)", release, release.network, release.prepare, every),
@@ -181,6 +185,10 @@ def bench_cuda(model, size, n, device, log):
     for predictor in predictors:
         predictor.close()
     return results
+
+
+def _log(text):
+    print(text, file=sys.stderr, flush=True)
 
 
 def machine(device):
@@ -226,10 +234,6 @@ def ratios(results):
     return "\n".join(lines)
 
 
-def write_atomic(path, text):
-    atomic_write(Path(path), text.encode())
-
-
 def section(text, title):
     """The Markdown section ``title`` (up to the next ``## ``) of ``text``, or ''."""
     match = re.search(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", text, flags=re.DOTALL | re.MULTILINE)
@@ -256,7 +260,9 @@ def main(argv=None):
                         help="frames per row at 480x640 MobileNet-v2 (fewer for bigger frames and ResNet-50)")
     parser.add_argument("--checkpoint", help="time this checkpoint file instead of random weights")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="default: BENCHMARKS.md")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads of torch and of every ONNX Runtime session (default: theirs, one per "
+                             "physical core); written to its own section")
     args = parser.parse_args(argv)
     try:
         device = resolve_device(args.device)
@@ -275,11 +281,10 @@ def main(argv=None):
                 scale = (480 * 640) / (size[0] * size[1]) * (1.0 if name == "mobilenet_v2" else 0.3)
                 n = max(4, round(args.frames * min(1.0, scale)))
                 print(f"{name} {size[1]}x{size[0]}: {n} frames", file=sys.stderr, flush=True)
-                log = lambda text: print(text, file=sys.stderr, flush=True)
                 if device.type == "cuda":
-                    results[(name, size)] = bench_cuda(model, size, max(n, 100), device, log)
+                    results[(name, size)] = bench_cuda(model, size, max(n, 100), device, _log)
                 else:
-                    results[(name, size)] = bench_cpu(model, size, n, log)
+                    results[(name, size)] = bench_cpu(model, size, n, _log, args.threads)
     except (ValueError, RuntimeError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -290,26 +295,26 @@ def main(argv=None):
     if summary_lines:
         print(summary_lines)
     write_report(Path(args.out), device, text, summary_lines, command, load_before, load_after,
-                 time.time() - started)
+                 time.time() - started, args.threads)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
-def write_report(path, device, text, summary_lines, command, load_before, load_after, seconds):
-    """Writes this run's section (CPU or CUDA) of BENCHMARKS.md; every other section is kept."""
-    heading = "## CUDA" if device.type == "cuda" else "## CPU"
+def write_report(path, device, text, summary_lines, command, load_before, load_after, seconds, threads=None):
+    """Writes this run's section (CPU, CPU with N threads, or CUDA) of BENCHMARKS.md; the others are kept."""
+    heading = "## CUDA" if device.type == "cuda" else "## CPU" + (f", {threads} thread(s)" if threads else "")
     body = (f"{heading}\n\nMachine: {machine(device)}.  \nCommand: `{command}` ({seconds / 60:.1f} min).  \n"
-            f"Load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after: other jobs shared "
-            f"the CPU, so absolute times are noisy; the paths took turns every 4 frames on the same frames, so the "
-            f"ratios hold better than the times.\n\n{text}\n")
+            f"Load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after (this machine is shared "
+            f"with other jobs: under load absolute times swing; the paths took turns every 4 frames on the same "
+            f"frames, so the ratios hold better than the times).\n\n{text}\n")
     if summary_lines:
         body += f"\nAt a glance (medians):\n\n{summary_lines}\n"
     if device.type == "cuda":
         body += ("\nWith CUDA graphs one replay runs pre-processing, network and post-processing: its *network* "
                  "time holds all three.\n")
     old = path.read_text() if path.exists() else ""
-    start = old.find("\n## ")
-    write_atomic(path, HEADER + (old[start:] if start >= 0 else ""))  # the header is always this version's
+    start = re.search(r"^## ", old, flags=re.MULTILINE)
+    write_atomic(path, HEADER + ("\n" + old[start.start():] if start else ""))  # always this version's header
     replace_section(path, heading, body)
     if not section(path.read_text(), "## CUDA"):
         replace_section(path, "## CUDA", CUDA_PENDING)
@@ -317,8 +322,15 @@ def write_report(path, device, text, summary_lines, command, load_before, load_a
 
 CUDA_PENDING = """## CUDA
 
-Not measured: no GPU was available where this file was written. On a machine with one, run
-`python -m model.benchmark --device cuda` (writes this section: fp32 and fp16, with and without CUDA graphs).
+Not measured: no GPU was available where this file was written, so the CUDA rows (fp32 and fp16, with and
+without CUDA graphs) are missing and the CUDA code has run only through its CPU twins in the tests. On a machine
+with a GPU, run:
+
+```bash
+python -m model.benchmark --device cuda            # writes this section
+python benchmarks/soak_predictor.py --device cuda  # memory soak on the GPU path
+python -m pytest -q tests/test_engine.py           # the same correctness tests, CPU
+```
 """
 
 

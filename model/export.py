@@ -7,9 +7,7 @@ and returns the raw outputs at a quarter of the size, one per task (``segm``, ``
 import argparse
 import copy
 import io
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 import torch
 
 from .checkpoint import CheckpointError, load_model
+from .files import write_atomic
 from .postprocess import normalise
 
 OPSET = 17
@@ -41,16 +40,19 @@ def export_onnx(model, path=None, opset=OPSET):
                                         **{t: {0: "batch", 2: "height/4", 3: "width/4"} for t in net.tasks}})
     data = buffer.getvalue()
     if path is not None:
-        atomic_write(Path(path), data)
+        write_atomic(path, data)
     return data
 
 
-def onnx_session(graph, spinning=True):
+def onnx_session(graph, spinning=True, threads=None):
     """An ONNX Runtime CPU session on a graph (bytes or path). ``spinning=False`` lets its threads sleep
-    between runs instead of spinning: they then leave the CPU to the torch work around each run."""
+    between runs instead of spinning: they then leave the CPU to the torch work around each run. ``threads``
+    None is ONNX Runtime's default (one per physical core)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = str(graph) if isinstance(graph, (str, Path)) else graph
@@ -88,19 +90,6 @@ def _cpu_fp32(model):
     return net.eval()
 
 
-def atomic_write(path, data):
-    """Writes bytes to ``path`` through a temporary file and a rename: never a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m model.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,7 +101,7 @@ def main(argv=None):
         model = load_model(args.checkpoint)
         data = export_onnx(model, opset=args.opset)
         error = verify(model, data)
-        atomic_write(Path(args.onnx), data)  # only a verified graph is written
+        write_atomic(args.onnx, data)  # only a verified graph is written
     except (CheckpointError, ExportError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

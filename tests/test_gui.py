@@ -10,7 +10,7 @@ from PyQt5.QtWidgets import QTableWidget
 
 from app.compose import blend, side_by_side
 from app.sources import CameraSource, SourceError, SyntheticSource, VideoSource
-from app.window import MainWindow
+from app.window import MainWindow, run
 from app.worker import Output
 from model.engine import Result
 from model.presets import get_preset
@@ -350,3 +350,12 @@ def test_every_toggle_has_a_shortcut_listed_in_help(qtbot, make_window, tmp_path
     dialog = window.show_shortcuts()
     assert dialog.findChild(QTableWidget).rowCount() == len(window.shortcuts())
     dialog.close()
+
+
+def test_without_a_display_the_demo_says_so_instead_of_aborting(monkeypatch, capsys):
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert run(build_parser().parse_args([])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no display") and "--no-gui" in err and "\n" not in err
