@@ -22,14 +22,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 STALL_S = 60
 
 
-def rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", required=True, help="checkpoint file or catalogue name")
@@ -46,6 +38,7 @@ def main(argv=None):
     import run_demo
     from app.sources import ImageFolderSource, SyntheticSource
     from app.window import MainWindow
+    from model.benchmark import rss_mb
 
     app = QApplication(["soak"])
     h, w = (int(v) for v in args.frame.split("x"))

@@ -18,16 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from model.benchmark import ROOT, SOAK_TITLE, frames_at, model_for, replace_section  # noqa: E402
+from model.benchmark import ROOT, SOAK_TITLE, frames_at, model_for, replace_section, rss_mb  # noqa: E402
 from model.engine import Predictor  # noqa: E402
-
-
-def rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main(argv=None):

@@ -43,6 +43,15 @@ ENCODERS = ("mobilenet_v2", "resnet50")
 SOAK_TITLE = "## Memory soak"
 
 
+def rss_mb():
+    """This process's resident memory in MB (Linux), for the soak scripts."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def release_network(model):
     """The network as released: BatchNorm as its own layers, NCHW, one 5x5 max pool op in the CRP blocks."""
     import copy

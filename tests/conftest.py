@@ -21,6 +21,20 @@ def read_rgb(path):
     return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def read_video(path):
+    """Every frame of a video file (BGR, as OpenCV decodes it) and its frame rate."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return frames, fps
+
+
 @pytest.fixture(scope="session")
 def reference_state_dict():
     return torch.load(REFERENCE_CKPT, map_location="cpu", weights_only=True)["state_dict"]
@@ -48,6 +62,17 @@ def kitti_ckpt(tmp_path, reference_state_dict):
     sd["segm.weight"] = sd["segm.weight"][:6].clone()
     sd["segm.bias"] = sd["segm.bias"][:6].clone()
     path = tmp_path / "kitti.ckpt"
+    torch.save({"state_dict": sd}, path)
+    return path
+
+
+@pytest.fixture
+def metric_ckpt(tmp_path, reference_state_dict):
+    """The reference network with its depth head scaled to give metres (1.7 to 8 m), not near-zero values."""
+    sd = dict(reference_state_dict)
+    sd["depth.weight"] = sd["depth.weight"] * 3e5
+    sd["depth.bias"] = torch.full_like(sd["depth.bias"], 3.0)
+    path = tmp_path / "metric.ckpt"
     torch.save({"state_dict": sd}, path)
     return path
 

@@ -23,17 +23,6 @@ NYUD = [(EXAMPLES / "ExpNYUD_three" / "000433.png", EXAMPLES / "ExpNYUD_three" /
 KITTI = (EXAMPLES / "ExpKITTI_joint" / "000099.png", EXAMPLES / "ExpKITTI_joint" / "segm_gt_000099.png")
 
 
-@pytest.fixture
-def metric_ckpt(tmp_path, reference_state_dict):
-    """The reference network with its depth head scaled to give metres (1.7 to 8 m), not near-zero values."""
-    sd = dict(reference_state_dict)
-    sd["depth.weight"] = sd["depth.weight"] * 3e5
-    sd["depth.bias"] = torch.full_like(sd["depth.bias"], 3.0)
-    path = tmp_path / "metric.ckpt"
-    torch.save({"state_dict": sd}, path)
-    return path
-
-
 def write_list(path, rows):
     path.write_text("".join("\t".join(str(p) for p in row) + "\n" for row in rows))
     return path

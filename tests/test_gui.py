@@ -16,7 +16,7 @@ from model.engine import Result
 from model.presets import get_preset
 from run_demo import build_parser, given_flags
 
-from .conftest import REFERENCE_CKPT
+from .conftest import REFERENCE_CKPT, read_video
 
 SIZE = "64"  # long side the network sees: tiny, so that CPU inference takes milliseconds
 WAIT_MS = 60000  # generous: a shared, loaded CPU can stall a tiny network for seconds
@@ -218,14 +218,7 @@ def test_recording_and_snapshot(qtbot, make_window, tmp_path):
     window.record_action.trigger()
     window.snapshot_action.trigger()
     assert window.recorder.close()
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
+    frames, _ = read_video(path)
     assert len(frames) == 7 and frames[0].shape == (96, 4 * 128, 3)
     assert not list(path.parent.glob(".*part*"))  # no temporary file left
     snaps = tmp_path / "snaps"

@@ -9,14 +9,13 @@ import time
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import app.headless as headless
 import app.video as app_video
 from model import Predictor, load_model
 from run_demo import main
 
-from .conftest import EXAMPLES, REFERENCE_CKPT, ROOT, read_rgb
+from .conftest import EXAMPLES, REFERENCE_CKPT, ROOT, read_rgb, read_video
 
 H, W = 96, 128
 FPS = 12.5
@@ -32,19 +31,6 @@ def make_video(path, frames=30, fps=FPS):
     return path
 
 
-def read_video(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
-    return frames, fps
-
-
 @pytest.fixture
 def image_folder(tmp_path):
     folder = tmp_path / "images"
@@ -54,17 +40,6 @@ def image_folder(tmp_path):
         crop = full[i * 60: i * 60 + H, i * 100: i * 100 + W]
         cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
     return folder
-
-
-@pytest.fixture
-def metric_ckpt(tmp_path, reference_state_dict):
-    """The reference network with its depth head scaled to give metres (1.7 to 8 m), not near-zero values."""
-    sd = dict(reference_state_dict)
-    sd["depth.weight"] = sd["depth.weight"] * 3e5
-    sd["depth.bias"] = torch.full_like(sd["depth.bias"], 3.0)
-    path = tmp_path / "metric.ckpt"
-    torch.save({"state_dict": sd}, path)
-    return path
 
 
 def test_a_30_frame_video_gives_a_30_frame_mp4_at_its_rate(tmp_path):
