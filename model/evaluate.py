@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from . import postprocess as pp
 from .checkpoint import CheckpointError, load_model
-from .data import DataError, read_depth, read_mask, read_normals
+from .data import DataError, read_depth, read_mask, read_normals, read_rgb
 from .datalist import ListError, read_list
 from .engine import network_size, resolve_device
 from .files import write_atomic
@@ -98,10 +98,7 @@ class Evaluation:
         for path in (sample.rgb, sample.mask, sample.depth, sample.normals):
             if path is not None and not path.is_file():
                 raise DataError(f"{path}: no such file")
-        image = cv2.imread(str(sample.rgb), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DataError(f"{sample.rgb}: missing or not an image")
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        image = read_rgb(sample.rgb)
         gt = {}
         if sample.mask is not None and "segm" in tasks:
             gt["segm"] = read_mask(sample.mask, self.preset.colours)
