@@ -91,6 +91,8 @@ class ImageViews(pg.GraphicsLayoutWidget):
         self.zoomed = False  # by hand: then resizes keep the user's zoom
         for panel in self.panels.values():
             panel.view.sigRangeChangedManually.connect(self._zoomed_by_hand)
+        for panel in self.panels.values():
+            panel.view.sigResized.connect(self._fit_heights)
         depth_view = self.panels["depth"].view
         depth_view.sigResized.connect(self._fit_colour_bar)
         depth_view.sigRangeChanged.connect(self._fit_colour_bar)
@@ -133,7 +135,7 @@ class ImageViews(pg.GraphicsLayoutWidget):
             self.ci.addItem(panel.view, row=row + 1, col=col)
             if name == "depth":
                 self.ci.addItem(self.colour_bar, row=row + 2, col=col)
-                self.ci.layout.setAlignment(self.colour_bar, Qt.AlignHCenter)
+                self.ci.layout.setAlignment(self.colour_bar, Qt.AlignHCenter | Qt.AlignTop)
         for panel in self.panels.values():  # zoom and pan together
             link = first if panel.view is not first and panel.name in names else None
             panel.view.setXLink(link)
@@ -165,8 +167,18 @@ class ImageViews(pg.GraphicsLayoutWidget):
         for name in self.names:
             resized |= self.panels[name].show(panel_image(result, name, self.opacity))
         if resized:
+            self._fit_heights()
             self.reset_zoom()
             self._fit_colour_bar()
+
+    def _fit_heights(self, *_):
+        """Each image panel no taller than its image at the column's width, so that the titles sit against the
+        images instead of at the top of a tall, mostly empty row."""
+        for name in self.names:
+            panel = self.panels[name]
+            if panel.shape is not None:
+                h, w = panel.shape
+                panel.view.setMaximumHeight(max(60.0, panel.view.width() * h / w))
 
     def _fit_colour_bar(self, *_):
         """The depth scale as wide as the depth image on screen."""
