@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -155,10 +156,6 @@ def _download_bar(name):
     return progress
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def run(args):
     """Processes ``args``' source to its outputs; the exit code: 0 done, 1 error, 130 stopped by Ctrl-C/SIGTERM."""
     source = source_from_args(args)
@@ -196,15 +193,16 @@ def run(args):
         total = min(total, max_frames) if total else max_frames
     frames = unusable = 0
     problem = None
-    stopped = False
     logging.basicConfig(format="warning: %(message)s")  # the sources' skipped-frame warnings, above the bar
-    previous_int = signal.getsignal(signal.SIGINT)
-    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C and SIGTERM stop the loop between frames, never inside one: every frame counted is written whole.
+    stop = threading.Event()
+    previous_int = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     start = time.perf_counter()
     try:
         with logging_redirect_tqdm(), tqdm(total=total, desc=source.name, unit="frame", file=sys.stderr,
                                            dynamic_ncols=True) as bar:
-            while max_frames is None or frames < max_frames:
+            while (max_frames is None or frames < max_frames) and not stop.is_set():
                 frame = source.read()
                 if frame is None:
                     break
@@ -219,8 +217,6 @@ def run(args):
                 frames += 1
                 bar.update()
                 bar.set_postfix(network=f"{result.timings['network']:.0f}ms", refresh=False)
-    except KeyboardInterrupt:
-        stopped = True
     except (OutputError, SourceError) as e:
         problem = e
     finally:
@@ -233,6 +229,7 @@ def run(args):
         source.close()
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
+    stopped = stop.is_set()
     elapsed = time.perf_counter() - start
     skipped = source.skipped + unusable
     summary = (f"{frames} frames in {elapsed:.1f} s ({frames / elapsed if elapsed > 0 else 0:.1f} FPS, "
