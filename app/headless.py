@@ -28,7 +28,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from model.checkpoint import CheckpointError, load_model
 from model.engine import FrameError, Predictor
 from model.files import depth_millimetres, write_atomic, write_png
-from model.weights import WeightsError, resolve
+from model.weights import WeightsError, resolve, tqdm_progress
 
 from .compose import side_by_side
 from .networks import installed_for
@@ -141,19 +141,11 @@ def open_model(args):
     if not weights:
         raise WeightsError("no --weights given and no trained weights installed: pass --weights FILE.ckpt, or run "
                            "`python -m model.weights download nyud` (offline: `python -m model.weights install PATH`)")
-    path = resolve(weights, download=args.download, progress=_download_bar(weights) if args.download else None)
+    if not args.download:
+        return load_model(resolve(weights))
+    with tqdm(desc=f"downloading {weights}", unit="B", unit_scale=True, unit_divisor=1024, leave=False) as bar:
+        path = resolve(weights, download=True, progress=tqdm_progress(bar))
     return load_model(path)
-
-
-def _download_bar(name):
-    bar = tqdm(desc=f"downloading {name}", unit="B", unit_scale=True, unit_divisor=1024, leave=False)
-
-    def progress(done, total):
-        if total is not None and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-
-    return progress
 
 
 def run(args):

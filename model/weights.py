@@ -270,6 +270,18 @@ def _print_list(folder):
     return 0
 
 
+def tqdm_progress(bar):
+    """A ``progress`` callback for ``download`` that drives a tqdm bar."""
+
+    def progress(done, total):
+        if total is not None and bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+
+    return progress
+
+
 def _download_cli(names, folder):
     from tqdm import tqdm
 
@@ -279,14 +291,8 @@ def _download_cli(names, folder):
             print(f"{name}: already installed and verified: {installed_path(name, folder)}")
             continue
         with tqdm(desc=name, unit="B", unit_scale=True, unit_divisor=1024, leave=False) as bar:
-            def progress(done, total, bar=bar):
-                if total is not None and bar.total != total:
-                    bar.total = total
-                    bar.refresh()
-                bar.update(done - bar.n)
-
             try:
-                path = download(name, folder, progress=progress)
+                path = download(name, folder, progress=tqdm_progress(bar))
             except WeightsError as e:
                 bar.close()
                 print(f"error: {e}", file=sys.stderr)
