@@ -31,8 +31,9 @@ from tqdm import tqdm
 from . import postprocess as pp
 from .checkpoint import CheckpointError, atomic_torch_save, describe_state_dict, read_state_dict, save_checkpoint
 from .data import DataError, JointTransform, MultiTaskDataset, collate, load_samples
-from .files import write_atomic, write_png
 from .datalist import ListError
+from .engine import resolve_device
+from .files import write_atomic, write_png
 from .encoders.imagenet import WeightsUnavailable, load_imagenet
 from .losses import DEFAULT_WEIGHTS, multitask_loss
 from .metrics import DepthMeter, NormalsMeter, SegmentationMeter
@@ -186,12 +187,11 @@ class Distributed:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        try:
+            self.device = resolve_device(device)
+        except RuntimeError as e:
+            raise ConfigError(str(e)) from None
         if self.device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise ConfigError("device cuda was asked for but no CUDA device is available")
             self.device = torch.device("cuda", self.local_rank if self.world > 1 else (self.device.index or 0))
             torch.cuda.set_device(self.device)
             torch.backends.cudnn.benchmark = True  # fixed crop size: the fastest kernels are found once
