@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import examples
 from . import postprocess as pp
 from .checkpoint import CheckpointError, load_model
 from .decoder import CRPBlock
@@ -37,7 +38,6 @@ from .network import build_model
 from .presets import get_preset
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = Path(os.environ.get("JOINTSEG_SHARED", ROOT.parent / "shared")) / "data" / "examples"
 SIZES = ((480, 640), (240, 320), (720, 1280))
 ENCODERS = ("mobilenet_v2", "resnet50")
 SOAK_TITLE = "## Memory soak"
@@ -98,13 +98,8 @@ class ReleasePipeline:
 
 
 def frames_at(size, count):
-    """Real example frames (NYUD, KITTI), resized to (H, W), cycled."""
-    paths = sorted(p for p in EXAMPLES.glob("*/*.png") if p.stem.isdigit())
-    images = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in paths]
-    if not images:
-        images = [np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)]
-    h, w = size
-    images = [np.ascontiguousarray(cv2.resize(i, (w, h), interpolation=cv2.INTER_AREA)) for i in images]
+    """The example frames (NYUD, KITTI) resized to (H, W), cycled."""
+    images = examples.frames(size)
     return [images[i % len(images)] for i in range(count)]
 
 

@@ -10,11 +10,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("JOINTSEG_SHARED", ROOT.parent / "shared"))
-DATA = SHARED / "data"
-VECTORS = SHARED / "reference" / "vectors"
-REFERENCE_CKPT = VECTORS / "random_nyud_three.ckpt"
-EXAMPLES = DATA / "examples"
+DATA = Path(__file__).resolve().parent / "data"  # the release's colour maps, key lists and reference vectors
+REFERENCE_CKPT = DATA / "random_nyud_three.ckpt"  # random weights in the official layout
+REFERENCE_OUTPUTS = DATA / "random_nyud_three_000433.npz"  # the release network's outputs for it
+EXAMPLES = ROOT / "model" / "examples"  # real NYUDv2 and KITTI frames with their ground truth
 
 
 def read_rgb(path):
@@ -80,3 +79,14 @@ def metric_ckpt(tmp_path, reference_state_dict):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def fitted_ckpt(request, tmp_path_factory):
+    """A MobileNet-v2 NYUD joint network fitted to the example frames (well-conditioned, unlike the random
+    reference): made once and kept in pytest's cache folder."""
+    from model.examples import fitted_checkpoint
+
+    cache = getattr(request.config, "cache", None)
+    folder = cache.mkdir("fitted") if cache is not None else tmp_path_factory.mktemp("fitted")
+    return fitted_checkpoint(folder)

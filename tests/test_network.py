@@ -6,11 +6,11 @@ import torch
 from model import build_model, load_model
 from model.postprocess import normalise
 
-from .conftest import REFERENCE_CKPT, SHARED, VECTORS
+from .conftest import DATA, REFERENCE_CKPT, REFERENCE_OUTPUTS
 
 
 def reference_keys(name):
-    lines = (SHARED / "reference" / name).read_text().splitlines()
+    lines = (DATA / name).read_text().splitlines()
     shapes = {}
     for line in lines:
         if line.strip() and not line.startswith("#"):
@@ -57,7 +57,7 @@ def run(model, frame):
 
 def test_reference_checkpoint_reproduces_the_release_outputs(example_frame):
     model = load_model(REFERENCE_CKPT)
-    expected = np.load(VECTORS / "random_nyud_three_000433.npz")
+    expected = np.load(REFERENCE_OUTPUTS)
     outputs = run(model, example_frame)
     assert len(outputs) == 3
     for name, out in zip(("segm", "depth", "normals"), outputs):
@@ -67,7 +67,7 @@ def test_reference_checkpoint_reproduces_the_release_outputs(example_frame):
 
 def test_two_head_file_reproduces_segm_and_depth(two_head_ckpt, example_frame):
     model = load_model(two_head_ckpt)
-    expected = np.load(VECTORS / "random_nyud_three_000433.npz")
+    expected = np.load(REFERENCE_OUTPUTS)
     segm, depth = run(model, example_frame)
     assert model.tasks == ("segm", "depth") and model.preset.name == "nyud"
     assert np.abs(segm.numpy() - expected["segm"]).max() < 1e-4
@@ -76,7 +76,7 @@ def test_two_head_file_reproduces_segm_and_depth(two_head_ckpt, example_frame):
 
 def test_six_class_slice_is_kitti_and_reproduces_its_channels(kitti_ckpt, example_frame):
     model = load_model(kitti_ckpt)
-    expected = np.load(VECTORS / "random_nyud_three_000433.npz")
+    expected = np.load(REFERENCE_OUTPUTS)
     segm, depth = run(model, example_frame)
     assert model.preset.name == "kitti" and segm.shape[1] == 6
     assert np.abs(segm.numpy() - expected["segm"][:, :6]).max() < 1e-4
