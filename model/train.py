@@ -237,10 +237,7 @@ def create_model(config, preset, tasks, log=print):
             state_dict, _ = read_state_dict(path)
         except (WeightsError, CheckpointError) as e:
             raise ConfigError(f"--init: {e}") from None
-        described = describe_state_dict(state_dict)
-        if described is None:
-            raise ConfigError(f"--init: {path}: not a Light-Weight RefineNet checkpoint")
-        encoder = described[0]
+        encoder = describe_state_dict(state_dict)[0]  # read_state_dict refuses what this cannot describe
         init = (path, state_dict)
     model = build_model(encoder, preset.num_classes, tasks)
     if init:

@@ -12,33 +12,23 @@ import argparse
 import copy
 import errno
 import hashlib
-import http.client
 import json
 import os
 import shutil
-import socket
-import ssl
 import sys
-import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+from . import transfer
+
 ENV_VAR = "JOINTSEG_WEIGHTS"
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "weights"
-CHUNK = 1 << 16
-TIMEOUT_S = 30
 CLI = "python -m model.weights"
 
 
 class WeightsError(Exception):
     """A catalogue name, download or file that cannot be used; the message is one line."""
-
-
-class _UrlFailed(Exception):
-    """One URL did not give the right file; the next one may."""
 
 
 @cache
@@ -76,9 +66,10 @@ def installed_path(name, folder=None):
 def download(name, folder=None, progress=None, urls=None):
     """Fetches entry ``name`` into the weights folder and returns its path; a verified file already there is kept.
 
-    Tries ``urls`` (default: the entry's, primary then fallback) in turn. ``progress(done_bytes, total_or_None)``
-    is called as bytes arrive; an exception raised from it aborts the download and propagates. Whatever goes
-    wrong, no partial or unverified file is left behind.
+    Tries ``urls`` (default: the entry's, primary then fallback) in turn; one that stalls (transfer.STALL_S)
+    gives way to the next. ``progress(done_bytes, total_or_None)`` is called as bytes arrive; an exception raised
+    from it aborts the download and propagates. Whatever goes wrong, SIGINT and SIGTERM included, no partial or
+    unverified file is left behind; part files that killed downloads left in the folder are removed.
     """
     return _fetch(_entry(name), weights_dir(folder), progress, urls)
 
@@ -102,15 +93,9 @@ def install(path, folder=None):
     target = folder / entry["file"]
     if target.is_file() and target.samefile(path):
         return target
-    tmp = _temp_file(folder, entry["file"])
-    try:
-        try:
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
-        except OSError as e:
-            raise _local_error(e, folder) from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with _part_file(folder, entry["file"], entry["name"]) as tmp:
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
     return target
 
 
@@ -160,74 +145,38 @@ def _fetch(entry, folder, progress, urls):
     target = folder / entry["file"]
     if target.is_file() and blob_id(target) == entry["blob_id"]:
         return target
-    tmp = _temp_file(folder, entry["file"])
-    try:
-        failures = []
+    failures = []
+    with _part_file(folder, entry["file"], entry["name"]) as tmp:
         for url in urls or entry["urls"]:
             try:
-                _fetch_url(url, tmp, folder, progress)
+                transfer.copy_url(url, tmp, progress)
                 found = blob_id(tmp)
                 if found != entry["blob_id"]:
-                    raise _UrlFailed(f"checksum mismatch (git blob id {found}, expected {entry['blob_id']}; "
-                                     "bad file removed)")
-            except _UrlFailed as e:
+                    raise transfer.UrlFailed(f"checksum mismatch (git blob id {found}, expected "
+                                             f"{entry['blob_id']}; bad file removed)")
+            except transfer.UrlFailed as e:
                 failures.append(f"{url}: {e}")
                 continue
-            try:
-                os.replace(tmp, target)
-            except OSError as e:
-                raise _local_error(e, folder) from None
+            os.replace(tmp, target)
             return target
-        raise WeightsError(f"could not download {entry['name']}: " + "; ".join(failures) +
-                           f" (offline? fetch {entry['file']} elsewhere and run `{CLI} install PATH`)")
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    raise WeightsError(f"could not download {entry['name']}: " + "; ".join(failures) +
+                       f" (offline? fetch {entry['file']} elsewhere and run `{CLI} install PATH`)")
 
 
-def _fetch_url(url, tmp, folder, progress):
-    """Writes the body at ``url`` into ``tmp``; _UrlFailed for what the network did, WeightsError for the disk."""
+@contextmanager
+def _part_file(folder, file_name, name):
+    """A locked part file for ``file_name`` in ``folder`` (created if needed), where stale ones are removed first;
+    disk errors become one-line WeightsErrors, SIGINT/SIGTERM abort the block (see transfer.abort_on_signals)."""
     try:
-        response = urllib.request.urlopen(url, timeout=TIMEOUT_S)
-    except urllib.error.HTTPError as e:
-        raise _UrlFailed(f"HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        raise _UrlFailed(_network_reason(e.reason, url)) from None
-    except (OSError, http.client.HTTPException) as e:
-        raise _UrlFailed(_network_reason(e, url)) from None
-    with response:
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
-        done = 0
-        try:
-            with open(tmp, "wb") as out:
-                if progress:
-                    progress(done, total)
-                while True:
-                    try:
-                        chunk = response.read(CHUNK)
-                    except (OSError, http.client.HTTPException) as e:
-                        raise _UrlFailed(f"connection cut after {done:,} bytes ({_reason(e)})") from None
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
-        except OSError as e:
-            raise _local_error(e, folder) from None
-    if total is not None and done < total:
-        raise _UrlFailed(f"connection cut after {done:,} of {total:,} bytes")
-
-
-def _temp_file(folder, file_name):
-    """A new empty temporary file in ``folder`` (created if needed), so the final rename stays on one disk."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=".part")
+        with transfer.abort_on_signals():
+            folder.mkdir(parents=True, exist_ok=True)
+            transfer.remove_stale_parts(folder, [e["file"] for e in catalogue().values()])
+            with transfer.part_file(folder, file_name) as tmp:
+                yield tmp
     except OSError as e:
         raise _local_error(e, folder) from None
-    os.close(fd)
-    return tmp
+    except transfer.Stopped as e:
+        raise WeightsError(f"{name}: stopped by {e}; nothing partial was kept") from None
 
 
 def _local_error(error, folder):
@@ -235,28 +184,8 @@ def _local_error(error, folder):
     if error.errno == errno.ENOSPC:
         return WeightsError(f"disk full: no room for the weights in {folder}; free some space or {where}")
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST):
-        return WeightsError(f"weights folder {folder} is not writable ({_reason(error)}); {where}")
-    return WeightsError(f"cannot write to the weights folder {folder}: {_reason(error)}")
-
-
-def _network_reason(reason, url):
-    host = urllib.parse.urlsplit(url).hostname
-    if isinstance(reason, socket.gaierror):
-        return f"cannot resolve {host}: offline or DNS failure ({_reason(reason)})"
-    if isinstance(reason, ConnectionRefusedError):
-        return f"connection to {host} refused"
-    if isinstance(reason, (TimeoutError, socket.timeout)):
-        return f"no answer from {host} within {TIMEOUT_S} s"
-    if isinstance(reason, ssl.SSLError):
-        return f"TLS failure with {host} ({_reason(reason)})"
-    return f"cannot reach {host} ({_reason(reason)})"
-
-
-def _reason(error):
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    text = str(error).strip()
-    return text.splitlines()[0][:160] if text else type(error).__name__
+        return WeightsError(f"weights folder {folder} is not writable ({transfer.reason(error)}); {where}")
+    return WeightsError(f"cannot write to the weights folder {folder}: {transfer.reason(error)}")
 
 
 def _print_list(folder):

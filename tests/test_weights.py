@@ -1,30 +1,35 @@
 """The weights catalogue: downloads from a local HTTP server (never the internet), install, verify, names."""
 import builtins
 import errno
+import fcntl
 import io
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
 
 from model import CheckpointError, load_model, presets
-from model import weights
+from model import transfer, weights
 from model.weights import WeightsError
 
 from .conftest import REFERENCE_CKPT, ROOT
 
 NAMES = ["nyud", "kitti", "nyud-kitti", "nyud-three"]
+PACING = {"slow": (4096, 0.05), "trickle": (1, 0.2)}  # kind -> (bytes, seconds between them)
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Serves ``server.routes``: path -> (kind, body); kind 'ok', or 'cut' (promises more bytes than it sends)."""
+    """Serves ``server.routes``: path -> (kind, body); kind 'ok', 'cut' (promises more bytes than it sends), or
+    one paced by PACING: 'slow' (steady, 80 KB/s) or 'trickle' (a byte at a time)."""
 
     def do_GET(self):
         self.server.requests.append(self.path)
@@ -40,6 +45,17 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if kind in PACING:
+            size, pause = PACING[kind]
+            try:
+                for start in range(0, len(body), size):
+                    if self.server.stopping.is_set():
+                        return
+                    self.wfile.write(body[start:start + size])
+                    time.sleep(pause)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up, as the tests make it
+                pass
             return
         self.wfile.write(body)
 
@@ -57,11 +73,12 @@ def no_proxy(monkeypatch):
 @pytest.fixture
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.routes, httpd.requests = {}, []
+    httpd.routes, httpd.requests, httpd.stopping = {}, [], threading.Event()
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     httpd.url = lambda path: f"http://127.0.0.1:{httpd.server_port}{path}"
     yield httpd
+    httpd.stopping.set()
     httpd.shutdown()
     httpd.server_close()
     thread.join()
@@ -217,7 +234,7 @@ def test_disk_full_leaves_nothing(fake, folder, monkeypatch, tmp_path, body):
         f = builtins.open(path, mode, *args, **kwargs)
         return FullDisk(f) if "w" in mode else f
 
-    monkeypatch.setattr(weights, "open", open_on_full_disk, raising=False)
+    monkeypatch.setattr(transfer, "open", open_on_full_disk, raising=False)
     text = raised(weights.download, "nyud", folder)
     assert text.startswith(f"disk full: no room for the weights in {folder}") and weights.ENV_VAR in text
     assert os.listdir(folder) == []
@@ -373,3 +390,144 @@ def test_cli_download_install_verify(fake, folder, tmp_path, body, capsys):
     assert weights.main(["--dir", str(other), "install", str(source)]) == 0
     assert f"nyud: installed and verified: {other / 'ExpNYUD_joint.ckpt'}" in capsys.readouterr().out
     assert (other / "ExpNYUD_joint.ckpt").read_bytes() == body
+
+
+# `python -m model.weights ARGS...` exactly (runpy is what -m runs), except that urlopen fetches every URL's
+# file from the local server whose base URL is the first argument: the subprocess cannot see monkeypatching.
+LOCAL_CLI = """
+import runpy, sys, urllib.request
+base = sys.argv.pop(1)
+real_urlopen = urllib.request.urlopen
+urllib.request.urlopen = lambda url, *args, **kwargs: real_urlopen(base + url.rsplit("/", 1)[1], *args, **kwargs)
+runpy.run_module("model.weights", run_name="__main__", alter_sys=True)
+"""
+
+
+def start_cli_download(server, folder):
+    """A CLI download of nyud from a route that takes minutes, once its part file holds bytes."""
+    server.routes["/slow/ExpNYUD_joint.ckpt"] = ("slow", bytes(16 << 20))
+    process = subprocess.Popen([sys.executable, "-c", LOCAL_CLI, server.url("/slow/"), "download", "nyud",
+                                "--dir", str(folder)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 120
+    while not any(p.stat().st_size for p in folder.glob(".ExpNYUD_joint.ckpt.*.part")):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the download never started"
+        time.sleep(0.05)
+    return process
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_cli_download_stopped_by_a_signal_leaves_nothing(server, folder, sig):
+    process = start_cli_download(server, folder)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=60)
+    assert os.listdir(folder) == []
+    assert "Traceback" not in err
+    if sig == signal.SIGTERM:
+        assert process.returncode == -signal.SIGTERM  # the signal's usual course, once the part file is gone
+    else:
+        assert process.returncode == 130 and "error: interrupted; nothing partial was kept" in err
+
+
+def test_part_files_of_killed_downloads_are_removed_by_the_next_download(fake, server, folder, body):
+    process = start_cli_download(server, folder)
+    process.kill()
+    process.communicate(timeout=60)
+    [killed] = folder.glob(".ExpNYUD_joint.ckpt.*.part")  # SIGKILL leaves no chance to clean up
+    live = folder / ".ExpKITTI_joint.ckpt.live.part"  # another download, writing now
+    young = folder / ".ExpNYUD_joint.ckpt.young.part"  # just created: its owner may not hold its lock yet
+    unrelated = folder / ".notes.txt.part"
+    for path in (live, young, unrelated):
+        path.write_bytes(b"partial")
+    old = time.time() - 2 * transfer.STALE_AFTER_S
+    for path in (killed, live, unrelated):
+        os.utime(path, (old, old))
+    with open(live, "rb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        path = weights.download("nyud", folder)
+    assert path.read_bytes() == body
+    assert sorted(os.listdir(folder)) == sorted([path.name, live.name, young.name, unrelated.name])
+
+
+def test_library_download_stopped_by_sigterm_restores_the_handler(fake, folder):
+    calls = []
+
+    def application_handler(signum, frame):
+        calls.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, application_handler)
+    try:
+        def terminate_midway(done, total):
+            if done:
+                signal.raise_signal(signal.SIGTERM)
+
+        text = raised(weights.download, "nyud", folder, progress=terminate_midway)
+        assert text == "nyud: stopped by SIGTERM; nothing partial was kept"
+        assert calls == [signal.SIGTERM]  # the application's own handler still ran, after the clean-up
+        assert os.listdir(folder) == []
+        assert signal.getsignal(signal.SIGTERM) is application_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_resolve_download_interrupted_by_sigint_leaves_nothing(fake, folder):
+    def interrupt_midway(done, total):
+        if done:
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        weights.resolve("nyud", folder, download=True, progress=interrupt_midway)
+    assert os.listdir(folder) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_download_on_a_worker_thread_leaves_signals_alone_and_cancels(fake, folder, body):
+    """As the GUI downloads: on a worker thread, cancelled by an exception from its progress callback."""
+    class Cancelled(Exception):
+        pass
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    seen, results = [], {}
+
+    def worker(cancel):
+        def progress(done, total):
+            seen.append({sig: signal.getsignal(sig) for sig in handlers})
+            if cancel and done:
+                raise Cancelled
+
+        try:
+            results[cancel] = weights.download("nyud", folder, progress=progress)
+        except Cancelled as e:
+            results[cancel] = e
+
+    for cancel in (True, False):
+        thread = threading.Thread(target=worker, args=(cancel,))
+        thread.start()
+        thread.join(60)
+        if cancel:
+            assert isinstance(results[True], Cancelled) and os.listdir(folder) == []
+    assert results[False].read_bytes() == body and os.listdir(folder) == [results[False].name]
+    assert seen and all(s == handlers for s in seen)
+
+
+def test_a_stalled_download_gives_way_to_the_fallback(fake, server, folder, body, monkeypatch):
+    monkeypatch.setattr(transfer, "STALL_S", 1.0)
+    first, second = fake["nyud"]["urls"]
+    server.routes["/a/ExpNYUD_joint.ckpt"] = ("trickle", body)
+    server.routes["/b/ExpNYUD_joint.ckpt"] = ("ok", body)
+    start = time.monotonic()
+    path = weights.download("nyud", folder)
+    assert time.monotonic() - start < 10
+    assert path.read_bytes() == body and os.listdir(folder) == [path.name]
+    assert server.requests == ["/a/ExpNYUD_joint.ckpt", "/b/ExpNYUD_joint.ckpt"]
+
+    path.unlink()
+    server.routes["/b/ExpNYUD_joint.ckpt"] = ("trickle", body)
+    text = raised(weights.download, "nyud", folder)
+    assert f"{first}: stalled: no data for 1 s; {second}: stalled: no data for 1 s" in text
+    assert "python -m model.weights install PATH" in text and os.listdir(folder) == []
+
+    monkeypatch.setattr(transfer, "STALL_S", 0.3)  # slow but steady (80 KB/s) is no stall
+    server.routes["/b/ExpNYUD_joint.ckpt"] = ("slow", body)
+    assert weights.download("nyud", folder, urls=[second]).read_bytes() == body
