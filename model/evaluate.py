@@ -2,13 +2,15 @@
 
     python -m model.evaluate --weights nyud --dataset nyud --root DATA --list val.txt --json nyud.json
 
-The list holds one sample a line, ``rgb<TAB>mask<TAB>depth[<TAB>normals]`` relative to ``--root`` (``-`` or an
-empty field where a sample has no label for a task, which that task then skips). Predictions are resized to each
-ground truth's size (``--interp``), then: segmentation over the set's confusion matrix (label 255 ignored);
-depth on valid pixels (ground truth > 0, <= ``--max-depth``, inside ``--crop``), RMSE and log-RMSE pooled over
-every valid pixel of the set, the other depth errors averaged over images; normals (three-task models) as
-angular errors. A line whose files are missing or unreadable is skipped with a warning naming it and counted;
-Ctrl-C stops early and still reports and writes what was done (marked ``"complete": false``).
+The list holds one sample a line, rgb<TAB>mask<TAB>depth[<TAB>normals] relative to --root ("-" or an empty
+field where a sample has no label for a task, which that task then skips). Predictions are resized to each
+ground truth's size (--interp), then: segmentation over the set's confusion matrix (label 255 ignored); normals
+(three-task models) as angular errors; depth by the standard protocol (Eigen et al. 2014, as monodepth2, BTS and
+AdaBins report it): ground truth kept where min-depth < gt < max-depth (and inside --crop), predictions clipped
+to [min-depth, max-depth], every error computed per image and averaged over images. RMSE and log RMSE pooled over
+all valid pixels of the set are shown as a second line; --no-clip and --rmse pooled give the other protocols.
+A line whose files are missing or unreadable is skipped with a warning naming it and counted; Ctrl-C stops early
+and still reports and writes what was done (marked "complete": false).
 """
 import argparse
 import csv
@@ -30,20 +32,21 @@ from .datalist import ListError, read_list
 from .engine import network_size
 from .settings import resolve_device
 from .files import write_atomic
-from .metrics import DepthMeter, NormalsMeter, SegmentationMeter
+from .metrics import DEPTH_FLOOR, MIN_DEPTH, RMSE_AGGREGATIONS, DepthMeter, NormalsMeter, SegmentationMeter
 from .presets import get_preset
 
 DATASETS = ("nyud", "kitti")
-MAX_DEPTH = {"nyud": None, "kitti": 80.0}  # metres; KITTI's usual cap
+MAX_DEPTH = {"nyud": 10.0, "kitti": 80.0}  # metres: the standard evaluation caps
 # KITTI depth crops as fractions of the image (top, bottom, left, right): Garg et al. 2016, Eigen et al. 2014.
 CROPS = {"garg": (0.40810811, 0.99189189, 0.03594771, 0.96405229),
          "eigen": (0.3324324, 0.91351351, 0.0359477, 0.96405229)}
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # unreadable files are reported per line instead
 PAPER = {"nyud": "NYUDv2 (40 classes): mIoU 42.0%, RMSE 0.565 m",
          "kitti": "KITTI (6 classes): mIoU 87%, RMSE 3.45 m"}
-DEPTH_KEYS = ("rmse", "rmse_log", "rmse_image_mean", "abs_rel", "sq_rel", "delta1", "delta2", "delta3")
+DEPTH_KEYS = ("rmse", "rmse_log", "abs_rel", "sq_rel", "delta1", "delta2", "delta3")  # per image and for the set
+RMSE_KEYS = ("rmse_image_mean", "rmse_log_image_mean", "rmse_pooled", "rmse_log_pooled")  # the set's only
 NORMALS_KEYS = ("mean_angle", "median_angle", "within_11.25", "within_22.5", "within_30")
-CSV_COLUMNS = ("line", "rgb", "miou", "pixel_acc", *DEPTH_KEYS[:2], *DEPTH_KEYS[3:], *NORMALS_KEYS)
+CSV_COLUMNS = ("line", "rgb", "miou", "pixel_acc", *DEPTH_KEYS, *NORMALS_KEYS)
 
 
 @torch.inference_mode()
@@ -73,10 +76,14 @@ def crop_mask(shape, crop):
 
 
 class Evaluation:
-    """The meters of one run; ``add(sample)`` evaluates a list sample and returns its per-image row."""
+    """The meters of one run; ``add(sample)`` evaluates a list sample and returns its per-image row.
+
+    ``min_depth``, ``max_depth`` (None: the data set's ``MAX_DEPTH``), ``clip`` and ``rmse`` are the depth protocol
+    (see ``metrics.DepthMeter``).
+    """
 
     def __init__(self, model, dataset, device="cpu", interp="bilinear", max_depth=None, depth_scale=None,
-                 crop=None, size=None):
+                 crop=None, size=None, min_depth=MIN_DEPTH, clip=True, rmse="image-mean"):
         self.model = model
         self.preset = get_preset(dataset)
         self.block = class_block(model.preset, self.preset)
@@ -90,7 +97,7 @@ class Evaluation:
         self.crop = crop
         self.size = size
         self.segm = SegmentationMeter(self.preset.num_classes)
-        self.depth = DepthMeter(max_depth)
+        self.depth = DepthMeter(min_depth, MAX_DEPTH[dataset] if max_depth is None else max_depth, clip, rmse)
         self.normals = NormalsMeter()
         self.segm_images = 0
 
@@ -131,6 +138,11 @@ class Evaluation:
             row.update({k: v for k, v in (scores or {}).items() if k in NORMALS_KEYS})
         return row
 
+    @property
+    def protocol(self):
+        """The depth protocol, for the report and the JSON."""
+        return {**self.depth.protocol, "crop": self.crop}
+
     def summary(self):
         """Metric names as keys: segmentation, then depth, then normals (those evaluated)."""
         result = {}
@@ -140,7 +152,7 @@ class Evaluation:
                           iou=dict(zip(self.preset.classes, segm["iou"])), segm_images=self.segm_images)
         if self.depth.per_image:
             depth = self.depth.compute()
-            result.update({k: depth[k] for k in DEPTH_KEYS}, depth_images=depth["images"],
+            result.update({k: depth[k] for k in (*DEPTH_KEYS, *RMSE_KEYS)}, depth_images=depth["images"],
                           depth_pixels=depth["pixels"])
         if self.normals.pixels:
             normals = self.normals.compute()
@@ -175,11 +187,21 @@ def _running(evaluation):
     if evaluation.segm_images:
         shown["mIoU"] = f"{100 * evaluation.segm.compute()['miou']:.1f}%"
     if evaluation.depth.pixels:
-        shown["RMSE"] = f"{math.sqrt(evaluation.depth.sum_sq / evaluation.depth.pixels):.3f}m"
+        shown["RMSE"] = f"{evaluation.depth.compute()['rmse']:.3f}m"
     return shown
 
 
-def report(summary, header, dataset, classes):
+def describe(protocol):
+    """The depth protocol in words."""
+    low, high = f"{protocol['min_depth']:g}", "inf" if protocol["max_depth"] is None else f"{protocol['max_depth']:g}"
+    clipped = (f"predictions clipped to [{low}, {high}] m" if protocol["clip_predictions"]
+               else "predictions not clipped")
+    rmse = "mean over images" if protocol["rmse"] == "image-mean" else "pooled over pixels"
+    crop = f"{protocol['crop']} crop" if protocol["crop"] else "no crop"
+    return f"ground truth in ({low}, {high}) m, {clipped}, {crop}; headline RMSE {rmse}"
+
+
+def report(summary, header, dataset, classes, protocol):
     """The readable table."""
     lines = [header]
 
@@ -202,9 +224,14 @@ def report(summary, header, dataset, classes):
         lines += ["    " + "   ".join(cells[i:i + 3]) for i in range(0, len(cells), 3)]
     if "rmse" in summary:
         lines.append(f"Depth ({summary['depth_images']} images, {summary['depth_pixels']:,} valid pixels)")
-        add("RMSE (pooled)", summary["rmse"], "m")
-        add("log RMSE (pooled)", summary["rmse_log"])
-        add("RMSE (mean of images)", summary["rmse_image_mean"], "m")
+        lines.append(f"  protocol: {describe(protocol)}")
+        ways = [("image mean", "_image_mean"), ("pooled", "_pooled")]
+        if protocol["rmse"] == "pooled":
+            ways.reverse()
+        for name, suffix in ways:
+            add(f"RMSE ({name})", summary["rmse" + suffix], "m")
+        for name, suffix in ways:
+            add(f"log RMSE ({name})", summary["rmse_log" + suffix])
         add("abs rel", summary["abs_rel"])
         add("sq rel", summary["sq_rel"], "m")
         add("delta < 1.25", summary["delta1"], "%")
@@ -253,12 +280,23 @@ def build_parser():
     parser.add_argument("--interp", default="bilinear", choices=("bilinear", "bicubic", "nearest"),
                         help="resizing of predictions to the ground truth's size (default: %(default)s; the "
                              "release's notebooks used bicubic)")
+    parser.add_argument("--min-depth", type=float, default=MIN_DEPTH, metavar="M",
+                        help="depth protocol: ground truth must exceed M metres; predictions below M are raised "
+                             "to M (default: %(default)g)")
     parser.add_argument("--max-depth", type=float, metavar="M",
-                        help="ignore ground truth beyond M metres (default: 80 for kitti, none for nyud)")
+                        help="depth protocol: ground truth must be below M metres; predictions above M are "
+                             "lowered to M (default: 10 for nyud, 80 for kitti)")
+    parser.add_argument("--no-clip", dest="clip", action="store_false",
+                        help=f"keep the raw predictions (raised to {DEPTH_FLOOR:g} m only in the log and ratio terms) "
+                             "instead of clipping them to [min-depth, max-depth] (default: clipped)")
+    parser.add_argument("--rmse", default="image-mean", choices=RMSE_AGGREGATIONS,
+                        help="headline RMSE and log RMSE: the mean of per-image values or pooled over all valid "
+                             "pixels; the other is shown too (default: %(default)s)")
     parser.add_argument("--depth-scale", type=float, metavar="S",
                         help="ground-truth PNG value per metre (default: 5000 nyud, 800 kitti as in the "
                              "release's files; 256 for KITTI's official depth PNGs)")
-    parser.add_argument("--crop", choices=tuple(CROPS), help="KITTI depth crop (Garg or Eigen)")
+    parser.add_argument("--crop", choices=tuple(CROPS),
+                        help="KITTI depth crop, Garg et al. or Eigen et al. (default: none)")
     parser.add_argument("-s", "--size", type=int, metavar="PIXELS",
                         help="scale the long side to PIXELS before the network (default: the image's own)")
     parser.add_argument("-d", "--device", default="auto", choices=("auto", "cuda", "cpu"),
@@ -274,16 +312,19 @@ def main(argv=None):
             parser.error(f"{flag} {value}: folder {Path(value).parent} does not exist")
     if args.size is not None and args.size < 32:
         parser.error("--size must be at least 32")
-    for flag, value in (("--max-depth", args.max_depth), ("--depth-scale", args.depth_scale)):
+    for flag, value in (("--min-depth", args.min_depth), ("--max-depth", args.max_depth),
+                        ("--depth-scale", args.depth_scale)):
         if value is not None and not value > 0:
             parser.error(f"{flag} must be positive")
     max_depth = args.max_depth if args.max_depth is not None else MAX_DEPTH[args.dataset]
+    if not max_depth > args.min_depth:
+        parser.error(f"--max-depth {max_depth:g} must exceed --min-depth {args.min_depth:g}")
     try:
         samples = read_list(args.list, args.root)
         device = resolve_device(args.device)
         model = load_model(args.weights, device=device)
-        evaluation = Evaluation(model, args.dataset, device, args.interp, max_depth, args.depth_scale,
-                                args.crop, args.size)
+        evaluation = Evaluation(model, args.dataset, device, args.interp, max_depth, args.depth_scale, args.crop,
+                                args.size, min_depth=args.min_depth, clip=args.clip, rmse=args.rmse)
     except (ListError, CheckpointError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -295,14 +336,13 @@ def main(argv=None):
     summary = evaluation.summary()
     settings = {"dataset": args.dataset, "weights": str(args.weights), "checkpoint": model.source,
                 "list": str(args.list),
-                "interp": args.interp, "max_depth": max_depth, "depth_scale": evaluation.depth_scale,
-                "crop": args.crop, "size": args.size}
+                "interp": args.interp, "depth_scale": evaluation.depth_scale, "size": args.size,
+                "protocol": evaluation.protocol}
     counts = {"samples": len(samples), "evaluated": len(rows), "skipped": len(skipped), "complete": complete}
-    valid = f"gt > 0{f', <= {max_depth:g} m' if max_depth else ''}{f', {args.crop} crop' if args.crop else ''}"
     header = (f"{model.source} on {args.dataset} ({list_name}): {len(rows)} of {len(samples)} samples evaluated"
               f"{f', {len(skipped)} skipped' if skipped else ''}{'' if complete else ' (interrupted)'}; "
-              f"{args.interp} resizing, depth PNG / {evaluation.depth_scale:g}, valid depth: {valid}")
-    print(report(summary, header, args.dataset, evaluation.preset.classes))
+              f"{args.interp} resizing, depth PNG / {evaluation.depth_scale:g}")
+    print(report(summary, header, args.dataset, evaluation.preset.classes, evaluation.protocol))
     try:
         if args.json:
             write_atomic(args.json, json.dumps(_json_value({**summary, **settings, **counts,

@@ -10,7 +10,9 @@ import torch
 
 from .presets import IGNORE_LABEL
 
-DEPTH_FLOOR = 1e-3  # metres: predictions below it are raised to it in the log and ratio terms (log 0, x / 0)
+MIN_DEPTH = 1e-3  # metres: the standard protocol's lower bound for ground truth and clipped predictions
+DEPTH_FLOOR = 1e-3  # metres: unclipped predictions below it are raised to it in the log and ratio terms (log 0, x / 0)
+RMSE_AGGREGATIONS = ("image-mean", "pooled")
 ANGLE_BIN = 0.01  # degrees: resolution of the data set's median angular error
 NORMAL_THRESHOLDS = (11.25, 22.5, 30.0)
 
@@ -100,19 +102,36 @@ def _images(x):
 
 
 class DepthMeter:
-    """Depth errors in metres on valid pixels: ground truth > 0, finite, and <= ``max_depth`` when given.
+    """Depth errors in metres by the standard protocol (Eigen et al. 2014; as monodepth2, BTS and AdaBins evaluate).
 
-    RMSE and log-RMSE are pooled over every valid pixel of the set; ``rmse_image_mean``, abs-rel, sq-rel and the
-    δ < 1.25^k shares are means over images (images without a valid pixel do not count). Predictions below
-    ``DEPTH_FLOOR`` are raised to it in the log and ratio terms.
+    Valid pixels: finite ground truth strictly between ``min_depth`` and ``max_depth`` (no upper bound when
+    ``max_depth`` is None). With ``clip`` the predictions are clipped to [``min_depth``, ``max_depth``] before every
+    metric; without it they are used as they are, raised to ``DEPTH_FLOOR`` only in the log and ratio terms.
+    Every metric is computed per image and averaged over the images that have a valid pixel. ``rmse`` and
+    ``rmse_log`` follow the ``rmse`` aggregation; ``*_image_mean`` and ``*_pooled`` (the root of the mean over
+    every valid pixel of the set) give both.
     """
 
-    def __init__(self, max_depth=None):
-        self.max_depth = max_depth
+    def __init__(self, min_depth=MIN_DEPTH, max_depth=None, clip=True, rmse="image-mean"):
+        if not min_depth > 0:
+            raise ValueError(f"min_depth must be positive, got {min_depth}")
+        if max_depth is not None and not max_depth > min_depth:
+            raise ValueError(f"max_depth {max_depth} must exceed min_depth {min_depth}")
+        if rmse not in RMSE_AGGREGATIONS:
+            raise ValueError(f"rmse aggregation must be one of {', '.join(RMSE_AGGREGATIONS)}, got {rmse!r}")
+        self.min_depth = float(min_depth)
+        self.max_depth = None if max_depth is None else float(max_depth)
+        self.clip = bool(clip)
+        self.rmse = rmse
         self.pixels = 0
         self.sum_sq = 0.0
         self.sum_log_sq = 0.0
         self.per_image = []
+
+    @property
+    def protocol(self):
+        return {"min_depth": self.min_depth, "max_depth": self.max_depth, "clip_predictions": self.clip,
+                "rmse": self.rmse}
 
     def update(self, pred_m, gt_m):
         """Adds one depth map or a batch; returns a list of per-image scores (None for an image with no valid pixel)."""
@@ -121,17 +140,19 @@ class DepthMeter:
             raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape")
         rows = []
         for p, g in zip(pred, gt):
-            valid = np.isfinite(g) & (g > 0)
+            valid = np.isfinite(g) & (g > self.min_depth)
             if self.max_depth is not None:
-                valid &= g <= self.max_depth
+                valid &= g < self.max_depth
             if not valid.any():
                 rows.append(None)
                 continue
             p, g = p[valid], g[valid]
-            floored = np.maximum(p, DEPTH_FLOOR)
+            if self.clip:
+                p = np.clip(p, self.min_depth, self.max_depth)
+            positive = p if self.clip else np.maximum(p, DEPTH_FLOOR)
             sq = (p - g) ** 2
-            log_sq = (np.log(floored) - np.log(g)) ** 2
-            ratio = np.maximum(floored / g, g / floored)
+            log_sq = (np.log(positive) - np.log(g)) ** 2
+            ratio = np.maximum(positive / g, g / positive)
             self.pixels += int(g.size)
             self.sum_sq += float(sq.sum())
             self.sum_log_sq += float(log_sq.sum())
@@ -155,10 +176,16 @@ class DepthMeter:
         def mean(key):
             return float(np.mean([r[key] for r in images])) if images else math.nan
 
+        def pooled(total):
+            return math.sqrt(total / self.pixels) if self.pixels else math.nan
+
+        both = {"rmse_image_mean": mean("rmse"), "rmse_log_image_mean": mean("rmse_log"),
+                "rmse_pooled": pooled(self.sum_sq), "rmse_log_pooled": pooled(self.sum_log_sq)}
+        suffix = "_pooled" if self.rmse == "pooled" else "_image_mean"
         return {
-            "rmse": math.sqrt(self.sum_sq / self.pixels) if self.pixels else math.nan,
-            "rmse_log": math.sqrt(self.sum_log_sq / self.pixels) if self.pixels else math.nan,
-            "rmse_image_mean": mean("rmse"),
+            "rmse": both["rmse" + suffix],
+            "rmse_log": both["rmse_log" + suffix],
+            **both,
             "abs_rel": mean("abs_rel"),
             "sq_rel": mean("sq_rel"),
             "delta1": mean("delta1"),

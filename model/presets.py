@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .intrinsics import Intrinsics
+
 TASKS = ("segm", "depth", "normals")
 IGNORE_LABEL = 255
 
@@ -19,6 +21,10 @@ class Preset:
     max_depth: float  # metres: the fixed top of the depth colour scale
     depth_png_scale: float  # ground-truth depth PNG value per metre
     tasks: tuple
+    # The camera of the training images, whose focal length the network's metric depth assumes. nyud-kitti
+    # carries NYUD's Kinect: the usual 4:3 (or 16:9) frames are far from KITTI's 1242x375, whose intrinsics
+    # would scale to very non-square pixels there; give KITTI frames their camera with --intrinsics.
+    intrinsics: Intrinsics | None = None
 
     @property
     def num_classes(self):
@@ -38,6 +44,7 @@ def presets():
             max_depth=float(p["max_depth"]),
             depth_png_scale=float(p["depth_png_scale"]),
             tasks=tuple(p["tasks"]),
+            intrinsics=Intrinsics(**p["intrinsics"]) if p.get("intrinsics") else None,
         )
         for name, p in raw.items()
     }
@@ -60,7 +67,8 @@ def infer_preset(num_classes, tasks):
 
 
 def generic_preset(num_classes, tasks, classes=None, max_depth=10.0):
-    """A preset for classes that no named preset has: given or numbered names, fixed random colours."""
+    """A preset for classes that no named preset has: given or numbered names, fixed random colours, and no
+    camera (``intrinsics`` None), so that ``choose_intrinsics`` says it falls back to its default field of view."""
     rng = np.random.default_rng(num_classes)
     return Preset(
         name="custom",

@@ -44,7 +44,7 @@ def test_reported_metrics_equal_those_computed_from_the_network(tmp_path, metric
             segm, depth, _ = model(x)
         gt = cv2.imread(str(depth_png), cv2.IMREAD_UNCHANGED).astype(np.float64) / 5000.0
         pred = F.interpolate(depth, size=gt.shape, mode=interp, align_corners=False)[0, 0].abs().double().numpy()
-        valid = gt > 0
+        valid = (gt > 1e-3) & (gt < 10)  # predictions are 2.4 to 7.3 m: clipping to [1e-3, 10] leaves them
         err = (pred[valid] - gt[valid]) ** 2
         sq_sum, pixels = sq_sum + err.sum(), pixels + valid.sum()
         per_image.append(math.sqrt(err.mean()))
@@ -53,9 +53,9 @@ def test_reported_metrics_equal_those_computed_from_the_network(tmp_path, metric
         known = gt_labels != 255
         correct, labelled = correct + (labels[known] == gt_labels[known]).sum(), labelled + known.sum()
 
-    assert reported["rmse"] == pytest.approx(math.sqrt(sq_sum / pixels), rel=1e-6)
+    assert reported["rmse"] == pytest.approx(np.mean(per_image), rel=1e-6)
+    assert reported["rmse_pooled"] == pytest.approx(math.sqrt(sq_sum / pixels), rel=1e-6)
     assert reported["depth_pixels"] == pixels and reported["depth_images"] == 2
-    assert reported["rmse_image_mean"] == pytest.approx(np.mean(per_image), rel=1e-6)
     assert reported["pixel_acc"] == pytest.approx(correct / labelled)
     assert reported["evaluated"] == 2 and reported["skipped"] == 0 and reported["complete"] is True
     assert set(reported["iou"]) == set(get_preset("nyud").classes)
@@ -66,6 +66,100 @@ def test_reported_metrics_equal_those_computed_from_the_network(tmp_path, metric
         rows = list(csv.DictReader(f))
     assert [float(r["rmse"]) for r in rows] == pytest.approx(per_image, rel=1e-6)
     assert rows[0]["mean_angle"] and not rows[1]["mean_angle"]  # only the first sample has normals
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory, reference_state_dict):
+    """A checkpoint predicting about 1.5 to 14.5 m on the NYUD examples, and its (prediction, ground truth) pairs in
+    metres at the ground truth's size (long side 160, bilinear), computed here from the network."""
+    sd = dict(reference_state_dict)
+    sd["depth.weight"] = sd["depth.weight"] * 8e5
+    sd["depth.bias"] = torch.full_like(sd["depth.bias"], 3.0)
+    path = tmp_path_factory.mktemp("wide") / "wide.ckpt"
+    torch.save({"state_dict": sd}, path)
+    model, pairs = load_model(path), []
+    for rgb, _, depth_png, *_ in NYUD:
+        x = F.interpolate(normalise(read_rgb(rgb)), size=(120, 160), mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            depth = model(x)[1]
+        gt = cv2.imread(str(depth_png), cv2.IMREAD_UNCHANGED).astype(np.float64) / 5000.0
+        pred = F.interpolate(depth, size=gt.shape, mode="bilinear", align_corners=False)[0, 0].abs().double().numpy()
+        pairs.append((pred, gt))
+    return path, pairs
+
+
+def eigen_errors(pairs, min_depth, max_depth, clip=True):
+    """The errors of the standard protocol written out here: ground truth in (min_depth, max_depth), predictions
+    clipped to [min_depth, max_depth] (else raised to 1e-3 in the log and ratio terms), per image then averaged;
+    RMSE and log RMSE also pooled over all valid pixels."""
+    rows, sq_all, log_sq_all = [], [], []
+    for pred, gt in pairs:
+        valid = (gt > min_depth) & (gt < max_depth)
+        p, g = pred[valid], gt[valid]
+        if clip:
+            p = np.minimum(np.maximum(p, min_depth), max_depth)
+        positive = np.maximum(p, 1e-3)
+        sq, log_sq = (g - p) ** 2, (np.log(g) - np.log(positive)) ** 2
+        ratio = np.maximum(g / positive, positive / g)
+        rows.append({"rmse": math.sqrt(sq.mean()), "rmse_log": math.sqrt(log_sq.mean()),
+                     "abs_rel": (np.abs(g - p) / g).mean(), "sq_rel": (sq / g).mean(), "delta1": (ratio < 1.25).mean()})
+        sq_all.append(sq)
+        log_sq_all.append(log_sq)
+    errors = {k: np.mean([r[k] for r in rows]) for k in rows[0]}
+    errors.update(rmse_pooled=math.sqrt(np.concatenate(sq_all).mean()),
+                  rmse_log_pooled=math.sqrt(np.concatenate(log_sq_all).mean()), pixels=sum(map(len, sq_all)))
+    return errors
+
+
+STANDARD = {"min_depth": 1e-3, "max_depth": 10.0, "clip": True}  # NYUD's defaults
+NARROW = {"min_depth": 2.0, "max_depth": 5.9298, "clip": True}  # 5.9298 m: the first image's farthest pixels
+
+
+def test_the_wide_predictions_exceed_the_protocol_ranges(wide):
+    _, pairs = wide
+    pred, gt = pairs[0]
+    inside = (gt > 1e-3) & (gt < 10)
+    assert (pred[inside] > 10).sum() > 1000 and 0 < (pred[inside] < 10).sum()
+    inside = (gt > 2) & (gt < 5.9298)
+    assert (pred[inside] < 2).sum() > 100 and (pred[inside] > 5.9298).sum() > 1000
+    assert (gt == 5.9298).any() and (gt == 0).any() and ((gt > 0) & (gt < 2)).any()
+
+
+@pytest.mark.parametrize("flags, protocol, headline", [
+    ([], STANDARD, "image-mean"),
+    (["--min-depth", "2", "--max-depth", "5.9298"], NARROW, "image-mean"),
+    (["--no-clip"], {**STANDARD, "clip": False}, "image-mean"),
+    (["--rmse", "pooled"], STANDARD, "pooled"),
+])
+def test_depth_protocol_of_the_report_and_its_flags(tmp_path, capsys, wide, flags, protocol, headline):
+    path, pairs = wide
+    listing = write_list(tmp_path / "val.txt", [row[:3] for row in NYUD])
+    out_json = tmp_path / "m.json"
+    assert main(["--weights", str(path), "--dataset", "nyud", "--list", str(listing), "--size", "160",
+                 "--json", str(out_json), *flags]) == 0
+    reported = json.loads(out_json.read_text())
+    expected = eigen_errors(pairs, **protocol)
+
+    assert reported["protocol"] == {"min_depth": protocol["min_depth"], "max_depth": protocol["max_depth"],
+                                    "clip_predictions": protocol["clip"], "rmse": headline, "crop": None}
+    assert reported["depth_pixels"] == expected["pixels"] and reported["depth_images"] == 2
+    pooled = headline == "pooled"
+    assert reported["rmse"] == pytest.approx(expected["rmse_pooled" if pooled else "rmse"], rel=1e-6)
+    assert reported["rmse_log"] == pytest.approx(expected["rmse_log_pooled" if pooled else "rmse_log"], rel=1e-6)
+    assert reported["rmse_image_mean"] == pytest.approx(expected["rmse"], rel=1e-6)
+    assert reported["rmse_pooled"] == pytest.approx(expected["rmse_pooled"], rel=1e-6)
+    assert reported["rmse_log_pooled"] == pytest.approx(expected["rmse_log_pooled"], rel=1e-6)
+    for key in ("abs_rel", "sq_rel", "delta1"):
+        assert reported[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9)
+    if flags:  # each flag changes the headline RMSE of the standard protocol
+        assert reported["rmse"] != pytest.approx(eigen_errors(pairs, **STANDARD)["rmse"], rel=1e-5)
+
+    out = capsys.readouterr().out
+    low, high = f"{protocol['min_depth']:g}", f"{protocol['max_depth']:g}"
+    clipped = f"predictions clipped to [{low}, {high}] m" if protocol["clip"] else "predictions not clipped"
+    assert f"protocol: ground truth in ({low}, {high}) m, {clipped}, no crop" in out
+    first, second = ("RMSE (pooled)", "RMSE (image mean)") if pooled else ("RMSE (image mean)", "RMSE (pooled)")
+    assert 0 < out.index(first) < out.index(second)
 
 
 def test_a_missing_or_unreadable_file_skips_its_line_and_the_rest_is_reported(tmp_path, capsys):
@@ -103,6 +197,8 @@ def test_kitti_colour_ground_truth_is_mapped_to_classes(kitti_ckpt):
     assert 0 < known < rgb.shape[0] * rgb.shape[1]  # black pixels are unlabelled
     assert evaluation.segm.confusion.sum() == known
     assert "rmse" not in evaluation.summary()
+    assert evaluation.protocol == {"min_depth": 1e-3, "max_depth": 80.0, "clip_predictions": True,
+                                   "rmse": "image-mean", "crop": None}
 
 
 @pytest.mark.parametrize("crop, max_depth", [("garg", None), (None, 2.0)])
@@ -111,9 +207,7 @@ def test_crop_and_max_depth_limit_the_valid_pixels(crop, max_depth):
     evaluation = Evaluation(load_model(REFERENCE_CKPT), "nyud", max_depth=max_depth, crop=crop, size=64)
     evaluation.add(Sample(rgb, depth=depth, line=1))
     gt = cv2.imread(str(depth), cv2.IMREAD_UNCHANGED) / 5000.0
-    valid = gt > 0
-    if max_depth:
-        valid &= gt <= max_depth
+    valid = (gt > 1e-3) & (gt < (max_depth or 10))
     if crop:
         h, w = gt.shape
         top, bottom, left, right = CROPS[crop]
@@ -128,10 +222,11 @@ def test_depth_scale_changes_the_ground_truth_units(tmp_path):
     model = load_model(REFERENCE_CKPT)
     results = []
     for scale in (5000, 2500):
-        evaluation = Evaluation(model, "nyud", depth_scale=scale, size=64)
+        evaluation = Evaluation(model, "nyud", depth_scale=scale, size=64, max_depth=100)
         evaluation.add(Sample(rgb, depth=depth, line=1))
         results.append(evaluation.summary()["rmse"])
-    # the reference network predicts ~0 m, so RMSE is the ground truth's RMS, doubled by halving the scale
+    # the reference network predicts ~0 m (clipped to 1e-3), so RMSE is about the ground truth's RMS, doubled by
+    # halving the scale
     assert results[1] == pytest.approx(2 * results[0], rel=1e-3)
 
 
@@ -150,10 +245,11 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys, kitti_ckpt):
     assert err.startswith("error:") and "6 classes" in err and "\n" not in err
     assert main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(tmp_path / "none.txt")]) == 1
     assert capsys.readouterr().err.startswith("error:")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(listing),
-              "--json", str(tmp_path / "no" / "such" / "m.json")])
-    assert exit_info.value.code == 2
+    for bad in (["--json", str(tmp_path / "no" / "such" / "m.json")], ["--min-depth", "0"],
+                ["--max-depth", "0.0005"], ["--rmse", "median"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(listing), *bad])
+        assert exit_info.value.code == 2
 
 
 def test_ctrl_c_still_reports_and_writes_what_was_done(tmp_path, monkeypatch, capsys):

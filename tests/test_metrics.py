@@ -62,13 +62,77 @@ def test_depth_by_hand_with_invalid_pixels():
     assert row["delta1"] == pytest.approx(1 / 3)  # 1 < 1.25
     assert row["delta2"] == pytest.approx(1 / 3)  # 1.6 > 1.5625
     assert row["delta3"] == pytest.approx(2 / 3)  # 1.6 < 1.953 < 2
-    # a second image: pooled RMSE over all 4 valid pixels, per-image means over 2 images
-    meter.update(torch.tensor([[3.0]]), torch.tensor([[1.0]]))
+
+
+# Clipped protocol on (0.5, 4) m: ground truth 4 (at max), 0.5 (at min), 0 and NaN are invalid; the predictions
+# 0.1 and 6 lie outside the range.
+CLIP_GT = np.array([[1.0, 2.5, 4.0], [0.5, 2.0, np.nan], [0.0, 3.0, 3.0]])
+CLIP_PRED = np.array([[0.1, 6.0, 3.0], [1.0, 2.4, 1.0], [1.0, 3.0, 3.0]])
+
+
+def test_clipped_protocol_by_hand():
+    meter = DepthMeter(min_depth=0.5, max_depth=4.0)
+    row, = meter.update(CLIP_PRED, CLIP_GT)
+    # valid (pred, gt): (0.1 -> 0.5, 1), (6 -> 4, 2.5), (2.4, 2), (3, 3), (3, 3); ratios 2, 1.6, 1.2, 1, 1
+    assert row["pixels"] == 5
+    assert row["rmse"] == pytest.approx(math.sqrt((0.25 + 2.25 + 0.16) / 5))
+    assert row["abs_rel"] == pytest.approx((0.5 / 1 + 1.5 / 2.5 + 0.4 / 2) / 5)
+    assert row["sq_rel"] == pytest.approx((0.25 / 1 + 2.25 / 2.5 + 0.16 / 2) / 5)
+    assert row["rmse_log"] == pytest.approx(
+        math.sqrt((math.log(2) ** 2 + math.log(1.6) ** 2 + math.log(1.2) ** 2) / 5))
+    assert row["delta1"] == pytest.approx(3 / 5)  # 1.2, 1, 1 < 1.25
+    assert row["delta2"] == pytest.approx(3 / 5)  # 1.6 > 1.5625
+    assert row["delta3"] == pytest.approx(4 / 5)  # 1.6 < 1.953 < 2
+    assert meter.compute()["rmse"] == pytest.approx(row["rmse"])
+
+
+def test_without_clipping_the_raw_predictions_count():
+    row, = DepthMeter(min_depth=0.5, max_depth=4.0, clip=False).update(CLIP_PRED, CLIP_GT)
+    # valid (pred, gt): (0.1, 1), (6, 2.5), (2.4, 2), (3, 3), (3, 3)
+    assert row["pixels"] == 5
+    assert row["rmse"] == pytest.approx(math.sqrt((0.81 + 12.25 + 0.16) / 5))
+    assert row["abs_rel"] == pytest.approx((0.9 / 1 + 3.5 / 2.5 + 0.4 / 2) / 5)
+    assert row["rmse_log"] == pytest.approx(
+        math.sqrt((math.log(10) ** 2 + math.log(2.4) ** 2 + math.log(1.2) ** 2) / 5))
+    assert row["delta3"] == pytest.approx(3 / 5)  # ratios 10 and 2.4 above 1.953
+
+
+def test_default_protocol_clips_at_a_millimetre_with_no_upper_bound():
+    meter = DepthMeter()
+    assert meter.protocol == {"min_depth": 1e-3, "max_depth": None, "clip_predictions": True, "rmse": "image-mean"}
+    # ground truth 1e-3 is at min (invalid), 500 counts; predictions 0 and -2 are raised to 1e-3
+    row, = meter.update(np.array([[0.0, -2.0, 600.0]]), np.array([[1.0, 1e-3, 500.0]]))
+    assert row["pixels"] == 2
+    assert row["abs_rel"] == pytest.approx((0.999 / 1 + 100 / 500) / 2)
+    assert row["rmse_log"] == pytest.approx(math.sqrt((math.log(1e3) ** 2 + math.log(1.2) ** 2) / 2))
+    # unclipped, a prediction of 0 is raised to 1e-3 only in the log and ratio terms
+    row, = DepthMeter(clip=False).update(np.array([[0.0]]), np.array([[2.0]]))
+    assert row["abs_rel"] == pytest.approx(1.0)
+    assert row["rmse_log"] == pytest.approx(math.log(2e3))
+
+
+@pytest.mark.parametrize("rmse", ["image-mean", "pooled"])
+def test_image_mean_and_pooled_rmse_on_images_of_different_sizes(rmse):
+    meter = DepthMeter(max_depth=10, rmse=rmse)
+    meter.update(np.array([[3.0]]), np.array([[1.0]]))  # 1 pixel: error 2, log ratio log 3
+    meter.update(torch.ones(2, 2), torch.full((2, 2), 2.0))  # 4 pixels: error 1, log ratio log 2
     s = meter.compute()
-    assert s["pixels"] == 4 and s["images"] == 2
-    assert s["rmse"] == pytest.approx(math.sqrt((1 + 0 + 2.25 + 4) / 4))
-    assert s["rmse_image_mean"] == pytest.approx((math.sqrt(3.25 / 3) + 2) / 2)
-    assert s["abs_rel"] == pytest.approx((1.375 / 3 + 2) / 2)
+    assert s["pixels"] == 5 and s["images"] == 2
+    assert s["rmse_image_mean"] == pytest.approx((2 + 1) / 2)
+    assert s["rmse_pooled"] == pytest.approx(math.sqrt((4 + 4 * 1) / 5))
+    assert s["rmse_log_image_mean"] == pytest.approx((math.log(3) + math.log(2)) / 2)
+    assert s["rmse_log_pooled"] == pytest.approx(math.sqrt((math.log(3) ** 2 + 4 * math.log(2) ** 2) / 5))
+    headline = "_image_mean" if rmse == "image-mean" else "_pooled"
+    assert s["rmse"] == s["rmse" + headline] and s["rmse_log"] == s["rmse_log" + headline]
+    # the other errors are means over images whatever the RMSE aggregation: abs rel 2 and 0.5
+    assert s["abs_rel"] == pytest.approx((2 + 0.5) / 2)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"min_depth": 0}, "min_depth"), ({"min_depth": 5, "max_depth": 5}, "max_depth"), ({"rmse": "median"}, "rmse")])
+def test_a_bad_protocol_is_an_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DepthMeter(**kwargs)
 
 
 def test_depth_batches_and_empty_images():
@@ -76,7 +140,8 @@ def test_depth_batches_and_empty_images():
     rows = meter.update(np.ones((2, 1, 2, 2)), np.stack([np.zeros((1, 2, 2)), np.full((1, 2, 2), 2.0)]))
     assert rows[0] is None and rows[1]["rmse"] == pytest.approx(1.0)
     assert meter.compute()["images"] == 1
-    assert math.isnan(DepthMeter().compute()["rmse"])
+    s = DepthMeter().compute()
+    assert math.isnan(s["rmse"]) and math.isnan(s["rmse_pooled"])
 
 
 def test_normals_angles_by_hand():
