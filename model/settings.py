@@ -65,6 +65,8 @@ class RunSettings:
     guard: Guard = field(default_factory=Guard)
 
     def __post_init__(self):
+        if not (0.0 <= self.guard.min_labels <= 1.0 and self.guard.max_depth_error >= 0.0):
+            raise SettingsError("the accuracy guard takes a share of labels in 0..1 and a depth error >= 0")
         device = str(self.device)
         if device.split(":")[0] not in DEVICES or (device.startswith("cuda:") and not device[5:].isdigit()):
             raise SettingsError(f"unknown device {self.device!r}; choose from {', '.join(DEVICES)} (or cuda:N)")
@@ -99,6 +101,38 @@ class Applied:
         if self.agreement is not None:
             text += f" ({self.agreement.describe()})"
         return text
+
+
+def add_arguments(parser, title="how the network runs"):
+    """The flags of ``RunSettings`` (``--device --precision --backend --size --tf32 --guard-labels
+    --guard-depth``), the same for the demo, the headless runner and the benchmark; ``from_args`` reads them."""
+    from .backends import names
+
+    group = parser.add_argument_group(title)
+    group.add_argument("-d", "--device", default="auto", choices=DEVICES,
+                       help="auto: CUDA when a usable GPU is present, else the CPU (default: %(default)s)")
+    group.add_argument("--precision", default="auto", choices=PRECISIONS,
+                       help="auto: fp16 on CUDA; on the CPU the fastest that passes the accuracy guard; fp32 "
+                            "forces full precision (default: %(default)s)")
+    group.add_argument("--backend", default="auto", choices=("auto", *names()),
+                       help="auto: the fastest measured here (default: %(default)s)")
+    group.add_argument("-s", "--size", type=int, metavar="PIXELS",
+                       help="scale the frame's long side to PIXELS for the network (default: the frame's own)")
+    group.add_argument("--tf32", action="store_true", help="allow TF32 convolutions in CUDA fp32")
+    guard = Guard()
+    group.add_argument("--guard-labels", type=float, default=guard.min_labels, metavar="SHARE",
+                       help="accuracy guard: share of labels a reduced precision must keep identical to fp32 "
+                            "(default: %(default)s)")
+    group.add_argument("--guard-depth", type=float, default=guard.max_depth_error, metavar="ERROR",
+                       help="accuracy guard: largest median relative depth error against fp32 "
+                            "(default: %(default)s)")
+    return group
+
+
+def from_args(args):
+    """The ``RunSettings`` of flags added by ``add_arguments``."""
+    return RunSettings(device=args.device, precision=args.precision, backend=args.backend, size=args.size,
+                       tf32=args.tf32, guard=Guard(args.guard_labels, args.guard_depth))
 
 
 def cuda_problem(device=None):
