@@ -162,7 +162,8 @@ def run(args):
             return 2
     try:
         model = open_model(args)
-        predictor = Predictor(model, device=args.device, half=args.half, size=args.size)
+        precision = {None: "auto", True: "fp16", False: "fp32"}[args.half]
+        predictor = Predictor(model, device=args.device, precision=precision, backend=args.backend, size=args.size)
         source.open()
     except (WeightsError, CheckpointError, SourceError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)

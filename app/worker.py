@@ -13,6 +13,7 @@ import torch
 from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 
 from model.engine import Predictor, network_size
+from model.settings import RunSettings
 from model.postprocess import depth_lut
 
 from .networks import BACKBONES, open_network
@@ -115,8 +116,7 @@ class InferenceWorker(QObject):
                     old.device, old.half, old.backend):
                 self.busy.emit(f"preparing {self.network.name} ({config.device})")
                 self._close_predictor()
-                self.predictor = Predictor(self.network.model, config.device, config.half, config.size,
-                                           backend=config.backend if self._cpu(config) else "auto")
+                self.predictor = Predictor(self.network.model, self._settings(config))
             self.predictor.size = config.size
             if self._last_frame is not None:  # backend choice, cuDNN search, CUDA graph: now, with progress
                 self.predictor.warmup(self._last_frame.image.shape[:2], lambda _, text: self.busy.emit(text))
@@ -132,9 +132,10 @@ class InferenceWorker(QObject):
         if self._last_frame is not None:
             self._infer(self._last_frame)
 
-    @staticmethod
-    def _cpu(config):
-        return config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
+    def _settings(self, config):
+        precision = {None: "auto", True: "fp16", False: "fp32"}[config.half]
+        backend = config.backend if config.device == "cpu" or not cuda_available() else "auto"
+        return RunSettings(config.device, precision, backend, config.size)
 
     def _close_predictor(self):
         if self.predictor is not None:
@@ -153,8 +154,7 @@ class InferenceWorker(QObject):
         try:
             if self.network is None:
                 self.network = open_network(None, old.backbone)
-            self.predictor = Predictor(self.network.model, old.device, old.half, old.size,
-                                       backend=old.backend if self._cpu(old) else "auto")
+            self.predictor = Predictor(self.network.model, self._settings(old))
             self.config = replace(old, weights=self.network.weights, backbone=self.network.backbone)
         except Exception as e:
             self.failed.emit(_one_line(e))
@@ -202,8 +202,8 @@ class InferenceWorker(QObject):
             "warning": network.warning,
             "preset": network.model.preset,
             "tasks": tuple(network.model.tasks),
-            "device": predictor.device.type,
-            "half": predictor.half,
+            "device": predictor.applied.device,
+            "half": predictor.applied.precision == "fp16",
             "description": predictor.description,
             "depth_lut": depth_lut(),
         }

@@ -38,7 +38,7 @@ def main(argv=None):
         size = tuple(int(v) for v in args.frame.lower().split("x"))
         if len(size) != 2 or min(size) < 32:
             raise ValueError(f"--frame is HxW, 32 at least: {args.frame}")
-        predictor = Predictor(model_for(args.encoder), args.device, backend=args.backend).warmup(size)
+        predictor = Predictor(model_for(args.encoder), device=args.device, backend=args.backend).warmup(size)
     except (ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -31,7 +31,8 @@ from . import examples
 from . import postprocess as pp
 from .checkpoint import CheckpointError, load_model
 from .decoder import CRPBlock
-from .engine import Predictor, resolve_device
+from .engine import Predictor
+from .settings import resolve_device
 from .export import export_onnx, onnx_session
 from .files import write_atomic
 from .network import build_model
@@ -166,9 +167,10 @@ def bench_cpu(model, size, n, log, threads=None):
             Row("ONNX Runtime default (release graph, release pre/post)", ort, ort_net, ort.prepare)]
     predictors = []
     for backend in ("auto", "torch", "onnxruntime"):
-        predictor = Predictor(model, "cpu", size=None, backend=backend).warmup(size)
-        log(f"  this project, backend {backend}: {predictor.description} {predictor.measured or ''}")
-        label = f"**this project, auto -> {predictor.backend}**" if backend == "auto" else f"this project, {backend}"
+        predictor = Predictor(model, device="cpu", backend=backend).warmup(size)
+        log(f"  this project, backend {backend}: {predictor.description} {predictor.applied.measured or ''}")
+        chosen = predictor.applied.backend
+        label = f"**this project, auto -> {chosen}**" if backend == "auto" else f"this project, {backend}"
         rows.append(Row(label, predictor))
         predictors.append(predictor)
     log(f"  {n} frames, round robin over {len(rows)} paths")
@@ -180,8 +182,8 @@ def bench_cpu(model, size, n, log, threads=None):
 
 def bench_cuda(model, size, n, device, log):
     rows, predictors = [], []
-    for half, graphs in ((False, False), (True, False), (True, True)):
-        predictor = Predictor(model, device, half=half, graphs=graphs).warmup(size)
+    for precision, graphs in (("fp32", False), ("fp16", False), ("fp16", True)):
+        predictor = Predictor(model, device=str(device), precision=precision, graphs=graphs).warmup(size)
         log(f"  {predictor.description}")
         rows.append(Row(f"this project, {predictor.description}", predictor))
         predictors.append(predictor)

@@ -23,7 +23,7 @@ from .checkpoint import CheckpointError, load_model
 from .data import FIELDS, DataError, read_rgb
 from .files import write_png
 from .datalist import ListError, read_list, write_list
-from .engine import resolve_device
+from .settings import resolve_device
 from .evaluate import predict
 from .presets import IGNORE_LABEL
 from .weights import WeightsError, resolve

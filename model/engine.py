@@ -1,13 +1,24 @@
-"""The predictor: uint8 RGB frames in, labels, metric depth and colour images out. No Qt here."""
-import threading
+"""The predictor: uint8 RGB frames in; labels, metric depth and colour images out. No Qt here.
+
+How it runs (device, precision, backend, input size) is a ``RunSettings`` (``model.settings``); what really
+runs, and why, comes back as ``Predictor.applied``. The choice is made on the first frame (or in ``warmup``,
+with progress) by ``model.selection``: measured on this machine, reduced precisions behind the accuracy guard.
+
+A device that fails (CUDA out of memory, an error that leaves the GPU unusable) at start-up or on a frame gives
+way to the CPU in fp32: the frame is redone there, and ``applied.reason`` says why.
+"""
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
+from . import backends
 from . import postprocess as pp
-from .backends import BACKENDS, OnnxRunner, TorchRunner, fastest, onnxruntime_available
+from .errors import first_line
+from .pipelines import PipelineCache, timings
+from .selection import check_finite, choose, input_for
+from .settings import Applied, RunSettings, pick_device
 
 
 class FrameError(ValueError):
@@ -17,13 +28,35 @@ class FrameError(ValueError):
 @dataclass
 class Result:
     frame: np.ndarray  # H x W x 3 uint8 RGB, as given
-    labels: np.ndarray  # H x W uint8 class indices
-    depth: np.ndarray | None  # H x W float32 metres
-    segm_rgb: np.ndarray  # H x W x 3 uint8
+    labels: np.ndarray  # class indices, uint8 (int32 past 256 classes)
+    depth: np.ndarray | None  # float32 metres
+    segm_rgb: np.ndarray  # uint8 RGB images of the labels, the depth and the normals
     depth_rgb: np.ndarray | None
     normals_rgb: np.ndarray | None
     preset: object
+    network_size: tuple = (0, 0)  # (H, W) the network saw
+    applied: Applied | None = None  # how it ran
     timings: dict = field(default_factory=dict)  # milliseconds by stage
+    raw: tuple | None = field(default=None, repr=False)  # maps at the network's size: the raw outputs ...
+    finish: object = field(default=None, repr=False)  # ... and what turns them into maps of any size
+
+    @property
+    def at_frame_size(self):
+        """Whether the maps have the frame's size (else the network's: ``at_full_size()`` gives the frame's)."""
+        return self.labels.shape == self.frame.shape[:2]
+
+    def at_full_size(self):
+        """This result with every map at the frame's size, exactly as ``resolution="frame"`` gives it."""
+        if self.raw is None:
+            return self
+        images = {k: v.cpu().numpy() for k, v in self.finish(self.raw, self.frame.shape[:2]).items()}
+        return replace(self, labels=images["labels"], depth=images.get("depth"), segm_rgb=images["segm_rgb"],
+                       depth_rgb=images.get("depth_rgb"), normals_rgb=images.get("normals_rgb"), raw=None,
+                       finish=None)
+
+    @property
+    def description(self):
+        return self.applied.description if self.applied else ""
 
 
 def as_rgb_frame(frame):
@@ -55,302 +88,212 @@ def network_size(frame_size, long_side):
     return max(32, round(h * scale)), max(32, round(w * scale))
 
 
-def resolve_device(device):
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was asked for but no CUDA device is available")
-    return device
+def device_failure(error):
+    """Whether ``error`` means the GPU cannot go on (out of memory, kernels missing, a sticky CUDA error)."""
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return True
+    accelerator_error = getattr(torch, "AcceleratorError", ())
+    if accelerator_error and isinstance(error, accelerator_error):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and any(s in text for s in ("CUDA", "cuDNN", "CUBLAS", "no kernel"))
 
 
-class Predictor:
-    """Runs a loaded network on frames and returns a ``Result`` at the frame's size.
+def finisher(tasks, preset, colours, lut):
+    """Raw outputs -> the results at ``size`` on the outputs' device. A closure over what it needs only, so
+    that static pipelines holding it keep no reference to the predictor."""
 
-    CUDA: fp16 by default, ``cudnn.benchmark``, channels_last, pre- and post-processing on the GPU (a uint8
-    frame goes up; the uint8 images and the depth map come down, through pinned buffers), and each frame size
-    captured once as a CUDA graph (``graphs``). The CPU: fp32 with ``backend`` ``auto`` (the faster of torch
-    and ONNX Runtime, measured on the first frame), ``torch`` or ``onnxruntime``. ``half`` also runs on the
-    CPU, through the same code as on CUDA (for tests: most CPUs run fp16 convolutions slowly).
-
-    ``size`` scales the frame's long side for the network (None: the frame's own size); it may be changed at
-    any time. A new frame or network size is prepared on its first frame; ``warmup`` does that ahead, with
-    progress. ``close`` frees the network (GPU memory too) at once, e.g. when the user swaps models.
-    """
-
-    def __init__(self, model, device="auto", half=None, size=None, backend="auto", graphs=None):
-        self.device = resolve_device(device)
-        cuda = self.device.type == "cuda"
-        self.half = cuda if half is None else bool(half)
-        self.dtype = torch.float16 if self.half else torch.float32
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-        if backend == "onnxruntime" and (cuda or self.half):
-            raise ValueError("the onnxruntime backend runs on the CPU in fp32 only")
-        if backend == "onnxruntime" and not onnxruntime_available():
-            raise RuntimeError("the onnxruntime backend needs the onnxruntime package (pip install onnxruntime)")
-        # Static buffers and a graph per frame size: the CUDA default. On the CPU, graphs=True runs the same
-        # static-buffer code without capture, which is how the tests reach it.
-        self.graphs = cuda if graphs is None else bool(graphs)
-        if cuda:
-            torch.backends.cudnn.benchmark = True
-        self.size = size
-        self.preset = model.preset
-        self.tasks = model.tasks
-        self.runner = TorchRunner(model, self.device, self.dtype)
-        # auto: ONNX Runtime is a candidate only on the CPU in fp32; measured on the first frame.
-        self._candidates = backend == "auto" and not cuda and not self.half and onnxruntime_available()
-        if backend == "onnxruntime":
-            self.runner = OnnxRunner(self.runner.net)
-        self.measured = {}  # backend -> median network ms, from the automatic choice
-        self.colours = torch.as_tensor(self.preset.colours, device=self.device)
-        self.lut = torch.as_tensor(pp.depth_lut(), device=self.device)
-        self._static = None  # _StaticPipeline of the latest frame and network size
-
-    @property
-    def backend(self):
-        """The runner's name; ``auto`` until the first frame (or ``warmup``) has chosen."""
-        if self._candidates:
-            return "auto"
-        return self.runner.name if self.runner else None
-
-    @property
-    def description(self):
-        precision = "fp16" if self.half else "fp32"
-        extra = ", CUDA graphs" if self.graphs and self.device.type == "cuda" else ""
-        backend = "" if self.device.type == "cuda" else f", {self.backend}"
-        return f"{self.device.type.upper()} {precision}{backend}{extra}"
-
-    def warmup(self, frame_size, progress=None):
-        """Prepares frames of ``frame_size`` (H, W): the backend choice, cuDNN's algorithm search, the CUDA
-        graph. ``progress(fraction, message)`` is called along the way. Returns the predictor."""
-        frame = np.full((*frame_size, 3), 127, np.uint8)
-        start = 0.0
-        if self._candidates:
-            self._choose(frame, lambda f, m: progress and progress(0.8 * f, m))
-            start = 0.8
-        if progress:
-            progress(start, f"warming up {self.description}")
-        self(frame)
-        if progress:
-            progress(1.0, f"ready: {self.description}")
-        return self
-
-    def close(self):
-        """Frees the network and every buffer now (and CUDA's cached blocks); the predictor is unusable after."""
-        self.runner = self._static = self.colours = self.lut = None
-        self._candidates = False
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.empty_cache()
-
-    def _choose(self, frame, progress=None):
-        self._candidates = False
-        with torch.inference_mode():
-            x = self._prepare(torch.from_numpy(frame))
-        candidates = [self.runner, OnnxRunner(self.runner.net)]
-        self.runner, self.measured = fastest(candidates, x, progress=progress)
-
-    def _prepare(self, frame):
-        """Device uint8 H x W x 3 -> the normalised network input at the network size."""
-        x = pp.normalise(frame, self.dtype)
-        return pp.resize(x, network_size(frame.shape[:2], self.size))
-
-    def _finish(self, outputs, size):
-        """Raw outputs -> the frame-size results on the device: labels, depth and the uint8 images."""
-        outputs = dict(zip(self.tasks, outputs))
+    def finish(outputs, size):
+        outputs = dict(zip(tasks, outputs))
         labels = pp.labels_from_logits(outputs["segm"], size)
-        out = {"labels": labels.to(torch.uint8 if self.preset.num_classes <= 256 else torch.int32),
-               "segm_rgb": pp.colour_labels(labels, self.colours)}
+        out = {"labels": labels.to(torch.uint8 if preset.num_classes <= 256 else torch.int32),
+               "segm_rgb": pp.colour_labels(labels, colours)}
         if "depth" in outputs:
             depth = pp.depth_metres(outputs["depth"].float(), size)
             out["depth"] = depth
-            out["depth_rgb"] = pp.colour_depth(depth, self.preset.max_depth, self.lut)
+            out["depth_rgb"] = pp.colour_depth(depth, preset.max_depth, lut)
         if "normals" in outputs:
             out["normals_rgb"] = pp.colour_normals(pp.resize(outputs["normals"].float(), size))
         return {k: v[0] for k, v in out.items()}
+
+    return finish
+
+
+class Predictor:
+    """Runs a loaded network on frames and returns ``Result``s.
+
+    ``Predictor(model, settings)`` or ``Predictor(model, device="cpu", precision="fp32", ...)`` (the fields of
+    ``RunSettings``). ``size`` (the network's long side) may change at any time, from any thread; it is read
+    once per frame. ``resolution="network"`` returns the maps at the network's input size (cheaper to
+    colour, for display); ``Result.at_full_size()`` then gives them at the frame's size on demand.
+    ``calibration``: uint8 RGB frames for int8 calibration (default: the example frames).
+
+    CUDA: fp16 by default, ``cudnn.benchmark``, channels_last, pre- and post-processing on the GPU (a uint8
+    frame goes up; the uint8 images and the depth map come down, through pinned buffers), and each of the last
+    few frame sizes captured once as a CUDA graph. ``close`` frees the network (GPU memory too) at once.
+    """
+
+    def __init__(self, model, settings=None, resolution="frame", calibration=None, **overrides):
+        self.settings = replace(settings or RunSettings(), **overrides)
+        if resolution not in ("frame", "network"):
+            raise ValueError(f"resolution must be 'frame' or 'network', not {resolution!r}")
+        self.resolution = resolution
+        self.preset, self.tasks = model.preset, model.tasks
+        self.exports = backends.Exports(model, calibration)
+        self.size = self.settings.size
+        self.device, reason = pick_device(self.settings.device)
+        self.applied = Applied(self.device.type, self.settings.precision, self.settings.backend, reason=reason)
+        self.runner = None
+        self.pipelines = None
+        self._cpu_reason = None  # why a failed GPU gave way to the CPU
+        self._closed = False
+        self._checked = False  # whether a frame's raw outputs were seen to be finite
+        self._prepare_device()
+
+    def _prepare_device(self):
+        cuda = self.device.type == "cuda"
+        if cuda:
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = self.settings.tf32
+        self.graphs = cuda if self.settings.graphs is None else bool(self.settings.graphs)
+        self.colours = torch.as_tensor(self.preset.colours, device=self.device)
+        self.lut = torch.as_tensor(pp.depth_lut_with_missing(), device=self.device)
+        self.finish = finisher(self.tasks, self.preset, self.colours, self.lut)
+
+    @property
+    def description(self):
+        return self.applied.description
+
+    @property
+    def chosen(self):
+        return self.runner is not None
+
+    def warmup(self, frame_size, progress=None):
+        """Prepares frames of ``frame_size`` (H, W) now: the backend choice (with the guard and the race),
+        cuDNN's algorithm search, the CUDA graph. ``progress(fraction, message)`` is told along the way.
+        Returns the predictor."""
+        say = progress or (lambda fraction, message: None)
+        frame = _calibration_frame(self.preset, frame_size)
+        self._call(frame, self.size, lambda f, m: say(0.9 * f, m))
+        say(1.0, f"ready: {self.description}")
+        return self
+
+    def __call__(self, frame):
+        return self._call(as_rgb_frame(frame), self.size)
+
+    @torch.inference_mode()
+    def _call(self, frame, size, progress=None):
+        if self._closed:
+            raise RuntimeError("the predictor was closed")
+        t0 = time.perf_counter()
+        try:
+            result = self._run(frame, size, progress)
+        except Exception as e:
+            if not device_failure(e) or self._cpu_reason is not None:
+                raise
+            self._fall_back_to_cpu(e)
+            result = self._run(frame, size, progress)
+        result.timings["total"] = (time.perf_counter() - t0) * 1e3
+        return result
+
+    def _run(self, frame, size, progress):
+        frame_hw, network_hw = frame.shape[:2], network_size(frame.shape[:2], size)
+        if self.runner is None:
+            x = input_for(_calibration_frame(self.preset, frame_hw), network_hw, self.device)
+            self.runner, self.applied = choose(self.exports, self.settings, self.device, x, progress)
+            self.applied = replace(self.applied, graphs=self.graphs and self.device.type == "cuda",
+                                   reason=self.applied.reason or self._cpu_reason)
+        if self.graphs:
+            images, stages = self._run_static(frame, network_hw)
+            out_hw = frame_hw
+        else:
+            images, stages, out_hw = self._run_eager(frame, network_hw)
+        raw = images.pop("raw", None)
+        return Result(frame=frame, labels=images["labels"], depth=images.get("depth"),
+                      segm_rgb=images["segm_rgb"], depth_rgb=images.get("depth_rgb"),
+                      normals_rgb=images.get("normals_rgb"), preset=self.preset, network_size=network_hw,
+                      applied=self.applied, timings=stages, raw=raw, finish=self.finish if raw is not None else None)
 
     def _sync(self):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    @torch.inference_mode()
-    def __call__(self, frame):
-        if self.runner is None:
-            raise RuntimeError("the predictor was closed")
+    def _run_eager(self, frame, network_hw):
+        """Frame by frame with fresh tensors (the CPU's path; CUDA without graphs)."""
         t0 = time.perf_counter()
-        frame = as_rgb_frame(frame)
-        if self._candidates:
-            self._choose(frame)
-        if self.graphs:
-            images, timings = self._run_static(frame)
-        else:
-            images, timings = self._run(frame)
-        result = Result(frame=frame, labels=images["labels"], depth=images.get("depth"),
-                        segm_rgb=images["segm_rgb"], depth_rgb=images.get("depth_rgb"),
-                        normals_rgb=images.get("normals_rgb"), preset=self.preset)
-        timings["total"] = (time.perf_counter() - t0) * 1e3
-        result.timings = timings
-        return result
-
-    def _run(self, frame):
-        """Frame by frame: fresh tensors each time (the CPU's path; CUDA without graphs)."""
-        size = frame.shape[:2]
-        t0 = time.perf_counter()
-        x = self._prepare(torch.from_numpy(frame).to(self.device, non_blocking=True))
+        x = input_for(frame, network_hw, self.device).to(self.runner.input_dtype)
         self._sync()
         t1 = time.perf_counter()
         outputs = self.runner(x)
         self._sync()
         t2 = time.perf_counter()
-        images = self._finish(outputs, size)
+        if not self._checked:
+            check_finite(outputs)
+            self._checked = True
+        low_res = self.resolution == "network" and self.device.type == "cpu"
+        out_hw = network_hw if low_res else frame.shape[:2]
+        images = self.finish(outputs, out_hw)
         self._sync()
         t3 = time.perf_counter()
         images = {k: v.cpu().numpy() for k, v in images.items()}
-        t4 = time.perf_counter()
-        return images, _timings(t0, t1, t2, t3, t4)
+        if low_res and out_hw != frame.shape[:2]:
+            images["raw"] = outputs
+        return images, timings(t0, t1, t2, t3, time.perf_counter()), out_hw
 
-    def _run_static(self, frame):
-        key = (frame.shape[:2], network_size(frame.shape[:2], self.size))
-        if self._static is None or self._static.key != key:
-            self._static = None  # the old size's buffers and graph go first
-            self._static = _StaticPipeline(self, key)
-        return self._static(self, frame)
+    def _run_static(self, frame, network_hw):
+        if self.pipelines is None:
+            self.pipelines = PipelineCache(self.device, capture=self.device.type == "cuda" and self.runner.graphs)
+        key = (frame.shape[:2], network_hw)
+        pipeline = self.pipelines.get(key, lambda: static_steps(self.runner, self.finish, key))
+        return pipeline(frame, self._sync)
 
+    def _fall_back_to_cpu(self, error):
+        """After a device failure: the CPU in fp32, the safe choice, once."""
+        self._cpu_reason = (f"{self.device.type.upper()} {self.applied.precision} failed ({first_line(error)}); "
+                            "running on the CPU in fp32")
+        self._release()
+        self.device = torch.device("cpu")
+        self.settings = replace(self.settings, device="cpu", precision="fp32", backend="auto", graphs=None)
+        self._checked = False
+        self._prepare_device()
+        self.applied = Applied("cpu", "auto", "auto", reason=self._cpu_reason)
 
-def _timings(t0, t1, t2, t3, t4):
-    ms = [(b - a) * 1e3 for a, b in zip((t0, t1, t2, t3), (t1, t2, t3, t4))]
-    return dict(zip(("upload", "network", "postprocess", "download"), ms))
+    def _release(self):
+        runner, self.runner, self.pipelines = self.runner, None, None
+        if runner is not None:
+            runner.close()
+        if self.device.type == "cuda":
+            try:  # after a sticky CUDA error these raise again; the memory is the driver's to reclaim then
+                torch.cuda.synchronize(self.device)
+                torch.cuda.empty_cache()
+            except Exception:
+                pass
 
-
-class _StaticPipeline:
-    """One frame and network size with fixed buffers: a pinned host frame -> the device frame -> (a CUDA graph
-    of pre-processing, network and post-processing) -> fixed device results -> pinned host results.
-
-    On CUDA the graph replays all device work with one launch. On the CPU the same code runs without capture:
-    the pinned buffers are plain and ``replay`` calls the steps.
-    """
-
-    def __init__(self, predictor, key):
-        # No reference to the predictor is kept: dropping the predictor frees everything without the cyclic GC.
-        self.key = key
-        device = predictor.device
-        self.cuda = device.type == "cuda"
-        (h, w), _ = key
-        self.host_frame = torch.empty((h, w, 3), dtype=torch.uint8, pin_memory=self.cuda)
-        self.frame = torch.empty((h, w, 3), dtype=torch.uint8, device=device)
-        self.frame.fill_(127)
-        self.graph = None
-        if self.cuda:
-            self._capture(predictor)
-        else:
-            self.results = self._steps(predictor)
-        self.host_results = {k: torch.empty(v.shape, dtype=v.dtype, pin_memory=self.cuda)
-                             for k, v in self.results.items()}
-
-    def _steps(self, p):
-        return p._finish(p.runner(p._prepare(self.frame)), self.key[0])
-
-    def _capture(self, p):
-        # Warm-up runs on a side stream first (cuDNN's algorithm search, lazy allocations), as CUDA graphs need.
-        stream = torch.cuda.Stream(self.frame.device)
-        stream.wait_stream(torch.cuda.current_stream(self.frame.device))
-        with torch.cuda.stream(stream):
-            for _ in range(3):
-                self._steps(p)
-        torch.cuda.current_stream(self.frame.device).wait_stream(stream)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.results = self._steps(p)
-
-    def __call__(self, p, frame):
-        t0 = time.perf_counter()
-        self.host_frame.numpy()[...] = frame
-        self.frame.copy_(self.host_frame, non_blocking=True)
-        p._sync()
-        t1 = time.perf_counter()
-        if self.graph is not None:
-            self.graph.replay()
-            p._sync()
-            t2 = t3 = time.perf_counter()  # one launch: the network and post-processing are not told apart
-        else:
-            outputs = p.runner(p._prepare(self.frame))
-            p._sync()
-            t2 = time.perf_counter()
-            for k, v in p._finish(outputs, self.key[0]).items():
-                self.results[k].copy_(v)
-            p._sync()
-            t3 = time.perf_counter()
-        for k, v in self.results.items():
-            self.host_results[k].copy_(v, non_blocking=True)
-        p._sync()
-        images = {k: v.numpy().copy() for k, v in self.host_results.items()}  # the buffers serve the next frame
-        return images, _timings(t0, t1, t2, t3, time.perf_counter())
+    def close(self):
+        """Frees the network and every buffer now (and CUDA's cached blocks); the predictor is unusable after.
+        Survives a GPU in a failed state."""
+        self._closed = True
+        self._release()
+        self.exports = self.colours = self.lut = self.finish = None
 
 
-class AsyncPredictor:
-    """Runs a predictor on its own thread: ``submit`` keeps only the newest frame, ``latest`` the newest result.
+def static_steps(runner, finish, key):
+    """The device work of one static pipeline: the uint8 frame -> the results at the frame's size."""
+    frame_hw, network_hw = key
 
-    With ``warmup_size`` (H, W) the thread first prepares that frame size (``Predictor.warmup``), so that a slow
-    first frame happens before any is shown; ``progress`` (fraction, message) tells how far it is, and is also
-    passed to ``on_progress`` when given (called on the predictor's thread).
-    """
+    def steps(frame, check=False):
+        x = pp.resize(pp.normalise(frame, runner.input_dtype), network_hw)
+        outputs = runner(x)
+        if check:
+            check_finite(outputs)
+        return finish(outputs, frame_hw)
 
-    def __init__(self, predictor, warmup_size=None, on_progress=None):
-        self.predictor = predictor
-        self._frame = None
-        self._result = None
-        self.error = None
-        self.dropped = 0
-        self.progress = (0.0, "starting") if warmup_size else (1.0, "ready")
-        self._on_progress = on_progress
-        self._cond = threading.Condition()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, args=(warmup_size,), name="predictor", daemon=True)
-        self._thread.start()
+    return steps
 
-    def submit(self, frame):
-        with self._cond:
-            if self._frame is not None:
-                self.dropped += 1
-            self._frame = frame
-            self._cond.notify()
 
-    def latest(self):
-        with self._cond:
-            result, self._result = self._result, None
-            return result
+def _calibration_frame(preset, frame_size):
+    """A real frame of the preset's kind (KITTI for street presets, else NYUD) resized to ``frame_size``."""
+    from . import examples
 
-    def _report(self, fraction, message):
-        self.progress = (fraction, message)
-        if self._on_progress:
-            self._on_progress(fraction, message)
-
-    def _run(self, warmup_size):
-        if warmup_size:
-            try:
-                self.predictor.warmup(warmup_size, self._report)
-            except Exception as e:  # reported to the caller; frames still get their own attempt
-                with self._cond:
-                    self.error = e
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._frame is not None or self._stop)
-                if self._stop:
-                    return
-                frame, self._frame = self._frame, None
-            try:
-                result = self.predictor(frame)
-            except Exception as e:  # reported to the caller, the thread goes on
-                with self._cond:
-                    self.error = e
-                continue
-            with self._cond:
-                self._result = result
-
-    def close(self, timeout=None):
-        """Stops the thread after the frame in hand and joins it."""
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
-        self._thread.join(timeout)
+    names = examples.KITTI if preset.name == "kitti" else examples.NYUD[:1]
+    return examples.frames(frame_size, names)[0]

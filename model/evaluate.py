@@ -29,7 +29,8 @@ from . import postprocess as pp
 from .checkpoint import CheckpointError, load_model
 from .data import DataError, read_depth, read_mask, read_normals, read_rgb
 from .datalist import ListError, read_list
-from .engine import network_size, resolve_device
+from .engine import network_size
+from .settings import resolve_device
 from .files import write_atomic
 from .metrics import DEPTH_FLOOR, MIN_DEPTH, RMSE_AGGREGATIONS, DepthMeter, NormalsMeter, SegmentationMeter
 from .presets import get_preset

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+NO_DEPTH_RGB = (0, 0, 0)  # where the depth is NaN or inf: a colour the plasma map does not have
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
@@ -93,10 +94,16 @@ def colour_labels(labels, colours):
     return colours[labels.clamp(0, colours.shape[0] - 1)]
 
 
+def depth_lut_with_missing():
+    """``depth_lut`` and one more row, ``NO_DEPTH_RGB``, for ``colour_depth``."""
+    return np.concatenate([depth_lut(), np.array([NO_DEPTH_RGB], np.uint8)])
+
+
 def colour_depth(depth, max_depth, lut):
-    """Metres -> N x H x W x 3 uint8 on the fixed range 0 .. ``max_depth`` (never per-frame min/max)."""
-    index = (depth * (255.0 / max_depth)).clamp_(0, 255).round_().long()
-    return lut[index]
+    """Metres -> N x H x W x 3 uint8 on the fixed range 0 .. ``max_depth`` (never per-frame min/max) through
+    ``depth_lut_with_missing``; NaN and inf get its last row."""
+    index = (depth * (255.0 / max_depth)).nan_to_num_(0.0, 0.0, 0.0).clamp_(0, 255).round_().long()
+    return lut[index.masked_fill_(~torch.isfinite(depth), lut.shape[0] - 1)]
 
 
 def colour_normals(normals):

@@ -32,7 +32,7 @@ from . import postprocess as pp
 from .checkpoint import CheckpointError, atomic_torch_save, describe_state_dict, read_state_dict, save_checkpoint
 from .data import DataError, JointTransform, MultiTaskDataset, collate, load_samples
 from .datalist import ListError
-from .engine import resolve_device
+from .settings import resolve_device
 from .files import write_atomic, write_png
 from .encoders.imagenet import WeightsUnavailable, load_imagenet
 from .losses import DEFAULT_WEIGHTS, multitask_loss

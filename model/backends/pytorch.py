@@ -1,24 +1,19 @@
-"""How the predictor runs the network: torch or ONNX Runtime, and the measured choice between them on the CPU.
+"""PyTorch: an inference copy of the network (BatchNorm folded, channels_last) on the CPU or CUDA.
 
-Each runner takes the normalised N x 3 x H x W tensor on its device and returns the raw outputs, one per task.
-
-- ``torch``: an inference copy of the network with BatchNorm folded into the convolutions, channels_last, in
-  the predictor's dtype (CUDA, and the CPU fallback).
-- ``onnxruntime``: the network exported to ONNX (``model.export``) in an ONNX Runtime CPU session, fp32.
-
-On this project's 2-core test machine ONNX Runtime ran the MobileNet network about twice as fast as torch
-eager and as fast as ``torch.compile`` (which compiled for ~40 s per input size), so ``auto`` measures torch
-against ONNX Runtime on the first frame and keeps the faster; see BENCHMARKS.md.
+The only backend whose calls can be captured in a CUDA graph. On the CPU its thin heads are split
+(``TapConv``); on CUDA they stay plain convs. In reduced precision the depth and normals heads run in fp32 on
+the fp16/bf16 decoder feature: they are a small share of the work, and their outputs come closer to fp32.
 """
 import copy
 import itertools
-import time
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-BACKENDS = ("auto", "torch", "onnxruntime")
+from . import Backend, register
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def fold_batchnorm(module):
@@ -34,8 +29,7 @@ def fold_batchnorm(module):
         children = dict(parent.named_children())
         pairs = []
         if isinstance(parent, nn.Sequential):
-            names = list(children)
-            pairs += list(itertools.pairwise(names))
+            pairs += list(itertools.pairwise(children))
         pairs += [(f"conv{n[2:]}", n) for n in children if n.startswith("bn") and f"conv{n[2:]}" in children]
         for conv_name, bn_name in pairs:
             conv, bn = children[conv_name], children[bn_name]
@@ -68,6 +62,18 @@ class TapConv(nn.Module):
         return self.gather(self.taps(x))
 
 
+class Float32Head(nn.Module):
+    """A head run in fp32 on a reduced-precision feature."""
+
+    def __init__(self, head):
+        super().__init__()
+        self.head = head.float()
+        self.name = head.name
+
+    def forward(self, x):
+        return self.head(x.float())
+
+
 def split_thin_heads(net, max_outputs=8):
     """Replaces each task head's 3x3 output conv of at most ``max_outputs`` channels (depth, normals) by a
     ``TapConv``, in place."""
@@ -80,67 +86,47 @@ def split_thin_heads(net, max_outputs=8):
     return net
 
 
-def inference_copy(model, device, dtype):
-    """A gradient-free copy of ``model`` for inference: BatchNorm folded, thin heads split, channels_last,
-    on ``device`` in ``dtype``. ``model`` is unchanged."""
+def inference_copy(model, device, dtype, split_heads=None, fp32_heads=False):
+    """A gradient-free copy of ``model`` for inference: BatchNorm folded, channels_last, on ``device`` in
+    ``dtype``; thin heads split (default: on the CPU); ``fp32_heads``: the depth and normals heads kept in fp32.
+    ``model`` is unchanged."""
+    device = torch.device(device)
     net = copy.deepcopy(model).eval()
     with torch.no_grad():
         fold_batchnorm(net)
-        split_thin_heads(net)
+        if device.type == "cpu" if split_heads is None else split_heads:
+            split_thin_heads(net)
     net = net.to(device, dtype).to(memory_format=torch.channels_last)
+    if fp32_heads and dtype != torch.float32:
+        for task in ("depth", "normals"):
+            if task in net.heads:
+                net.heads[task] = Float32Head(net.heads[task])
     for p in net.parameters():
         p.requires_grad_(False)
     return net
 
 
-class TorchRunner:
+@register
+class TorchBackend(Backend):
     name = "torch"
+    label = "PyTorch"
+    precisions = {"cuda": ("fp32", "fp16", "bf16"), "cpu": ("fp32", "bf16", "fp16")}
+    auto_precisions = {"cuda": ("fp16",), "cpu": ("fp32",)}  # CPU fp16/bf16 convolutions: slow in PyTorch
+    graphs = True
 
-    def __init__(self, model, device, dtype):
-        self.net = inference_copy(model, device, dtype)
+    @classmethod
+    def serves(cls, device_type, precision):
+        if precision == "bf16" and device_type == "cuda":
+            return super().serves(device_type, precision) and torch.cuda.is_bf16_supported()
+        return super().serves(device_type, precision)
+
+    def __init__(self, exports, device, precision):
+        super().__init__(exports, device, precision)
+        self.input_dtype = DTYPES[precision]
+        self.net = inference_copy(exports.model, self.device, self.input_dtype, fp32_heads=True)
 
     def __call__(self, x):
         return self.net(x.contiguous(memory_format=torch.channels_last))
 
-
-class OnnxRunner:
-    name = "onnxruntime"
-
-    def __init__(self, model):
-        # Imported here: ``model`` imports this module, and ``python -m model.export`` must not find
-        # model.export already imported.
-        from .export import export_onnx, onnx_session
-
-        # torch's thread count is the one knob for both (its default is also one thread per physical core).
-        self.session = onnx_session(export_onnx(model), spinning=False, threads=torch.get_num_threads())
-
-    def __call__(self, x):
-        outputs = self.session.run(None, {"image": x.float().contiguous().numpy()})
-        return tuple(torch.from_numpy(o) for o in outputs)
-
-
-def onnxruntime_available():
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def fastest(runners, x, repeats=5, progress=None):
-    """The runner with the lowest median time on ``x`` (interleaved runs, after one warm-up run each) and
-    the medians in ms by name."""
-    times = {r.name: [] for r in runners}
-    steps, done = len(runners) * (repeats + 1), 0
-    with torch.inference_mode():
-        for round_ in range(repeats + 1):
-            for runner in runners:
-                start = time.perf_counter()
-                runner(x)
-                if round_:  # the first round warms up
-                    times[runner.name].append((time.perf_counter() - start) * 1e3)
-                done += 1
-                if progress:
-                    progress(done / steps, f"measuring {runner.name}")
-    medians = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
-    return min(runners, key=lambda r: medians[r.name]), medians
+    def close(self):
+        self.net = None

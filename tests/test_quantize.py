@@ -1,0 +1,71 @@
+"""int8 quantization: a real QDQ graph with the sensitive layers left in fp32, cached and re-keyed."""
+import os
+
+import onnx
+import pytest
+import torch
+
+from model import load_model, save_checkpoint
+from model import quantize
+from model.backends import Exports
+from model.examples import frames
+
+SMALL = frames((64, 96))
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    calls = []
+    real = quantize.quantize
+
+    def counting(graph, frames):
+        calls.append(len(frames))
+        return real(graph, frames)
+
+    monkeypatch.setattr(quantize, "quantize", counting)
+    return calls
+
+
+def test_int8_graph_is_quantized_with_first_conv_and_heads_kept(fitted_ckpt):
+    exports = Exports(load_model(fitted_ckpt), SMALL)
+    graph = onnx.load_from_string(quantize.quantize(exports.onnx(), SMALL))
+    kinds = {n.op_type for n in graph.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= kinds
+    quantized_inputs = {i for n in graph.graph.node if n.op_type == "DequantizeLinear" for i in n.output}
+    convs = {n.name: n for n in graph.graph.node if n.op_type == "Conv"}
+    kept = [name for name in convs if any(h in name for h in ("/segm/", "/depth/", "/pre_segm/"))]
+    assert kept
+    for name in kept:  # a kept conv reads its weight straight from an fp32 initialiser, not from a dequantize
+        assert convs[name].input[1] not in quantized_inputs
+
+
+def test_the_cache_is_reused_and_a_different_checkpoint_makes_a_new_one(tmp_path, fitted_ckpt, counted):
+    model = load_model(fitted_ckpt)
+    first = tmp_path / "first.ckpt"
+    save_checkpoint(model, first)
+    a = load_model(first)
+    graph = Exports(a).onnx()
+    quantize.int8_graph(a, graph, SMALL)
+    quantize.int8_graph(a, graph, SMALL)
+    assert counted == [len(SMALL)]
+    cached = list(tmp_path.glob(".first.ckpt.int8-*.onnx"))
+    assert len(cached) == 1
+    with torch.no_grad():
+        model.heads["depth"].depth.bias.add_(0.5)
+    second = tmp_path / "second.ckpt"
+    save_checkpoint(model, second)
+    b = load_model(second)
+    quantize.int8_graph(b, Exports(b).onnx(), SMALL)
+    assert len(counted) == 2 and quantize.cache_path(a, SMALL) != quantize.cache_path(b, SMALL)
+    quantize.int8_graph(a, graph, frames((64, 80)))  # other calibration frames: another key too
+    assert len(counted) == 3
+
+
+def test_an_unwritable_checkpoint_folder_or_no_file_caches_in_the_user_folder(tmp_path, fitted_ckpt, monkeypatch):
+    monkeypatch.setattr(quantize, "USER_CACHE", tmp_path / "user")
+    model = load_model(fitted_ckpt)
+    assert quantize.cache_path(model, SMALL).parent == fitted_ckpt.parent  # beside the checkpoint
+    monkeypatch.setattr(quantize.os, "access", lambda path, mode: False)
+    assert quantize.cache_path(model, SMALL).parent == tmp_path / "user"
+    model.source = None  # an untrained network: no file to sit beside
+    assert quantize.cache_path(model, SMALL).parent == tmp_path / "user"
