@@ -38,7 +38,7 @@ def main(argv=None):
     import run_demo
     from app.sources import ImageFolderSource, SyntheticSource
     from app.window import MainWindow
-    from model.benchmark import rss_mb
+    from model.report import rss_mb
 
     app = QApplication(["soak"])
     h, w = (int(v) for v in args.frame.split("x"))

@@ -18,7 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from model.benchmark import ROOT, SOAK_TITLE, frames_at, model_for, replace_section, rss_mb  # noqa: E402
+SOAK_TITLE = "## Memory soak"
+
+from model.benchmark import frames_at, model_for  # noqa: E402
+from model.report import BENCHMARKS, replace_section, rss_mb  # noqa: E402
 from model.engine import Predictor  # noqa: E402
 
 
@@ -32,7 +35,7 @@ def main(argv=None):
     parser.add_argument("--every", type=int, default=1000, help="frames between memory samples")
     parser.add_argument("--warmup", type=int, default=200, help="frames before the baseline sample")
     parser.add_argument("--limit", type=float, default=50.0, help="allowed growth in MB")
-    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--out", default=str(BENCHMARKS))
     args = parser.parse_args(argv)
     try:
         size = tuple(int(v) for v in args.frame.lower().split("x"))

@@ -1,101 +1,99 @@
-"""``python -m model.benchmark``: frame-to-colour-images and network-alone times, printed and written to BENCHMARKS.md.
+"""python -m model.benchmark: how fast each way of running the network is here, and how close to fp32.
 
-Rows, each measured in the same run on real example frames resized to each size:
+Written to BENCHMARKS.md (its CPU or CUDA section; the other sections are kept) and printed. Measured in one
+run, the paths taking turns every few frames on the same real example frames, so that a change of load on a
+shared machine hits every path alike:
 
-- ``release pipeline``: the release's way, re-implemented here: numpy normalisation, fp32 eager NCHW network
-  with its 5x5 max pool op, bicubic resize of every output (OpenCV, as the release's notebooks), numpy argmax
-  and colour maps.
-- ``ONNX Runtime default``: the release graph exported to ONNX in a default ONNX Runtime CPU session (network);
-  end to end inside the release pipeline.
-- ``this project (...)``: ``model.engine.Predictor`` after its warm-up: the automatic choice and each backend.
-- CUDA (``--device cuda``): fp32 and fp16, with and without CUDA graphs.
+  network alone   every backend x precision this machine runs, against ONNX Runtime's default session on the
+                  release graph; with its agreement with fp32 on the calibration frame (labels identical,
+                  median relative depth error) and whether the accuracy guard lets it run
+  end to end      uint8 frame in, colour images and metric depth out at the frame's size: the release's own
+                  pipeline (the baseline), ONNX Runtime inside that pipeline, and this project's automatic
+                  choice (what a user gets)
 
-The weights are random in the official layouts (the times do not depend on their values); ``--checkpoint``
-times a real file instead.
+The network is one fitted to the example frames (made once and kept in the weights folder): agreement needs a
+well-conditioned network, and the automatic choice depends on it. --checkpoint measures another.
 """
 import argparse
 import os
-import platform
 import re
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
-from torch import nn
 
-from . import examples
-from . import postprocess as pp
+from . import backends, examples
+from .backends import Exports
+from .backends.onnx_runtime import session as onnx_session
 from .checkpoint import CheckpointError, load_model
-from .decoder import CRPBlock
-from .engine import Predictor
-from .settings import resolve_device
-from .export import export_onnx, onnx_session
+from .engine import Predictor, calibration_frame
+from .export import export_onnx
 from .files import write_atomic
 from .network import build_model
 from .presets import get_preset
+from .release import ReleasePipeline
+from .report import BENCHMARKS, cpu_description, replace_section, section, versions
+from .selection import agreement, input_for
+from .settings import Guard, SettingsError, resolve_device
+from .weights import weights_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-SIZES = ((480, 640), (240, 320), (720, 1280))
-ENCODERS = ("mobilenet_v2", "resnet50")
-SOAK_TITLE = "## Memory soak"
-
-
-def rss_mb():
-    """This process's resident memory in MB (Linux), for the soak scripts."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def release_network(model):
-    """The network as released: BatchNorm as its own layers, NCHW, one 5x5 max pool op in the CRP blocks."""
-    import copy
-
-    net = copy.deepcopy(model).cpu().float().eval()
-    for part in (net, net.decoder):
-        for block in part.modules():
-            if isinstance(block, CRPBlock):
-                block.pool = nn.MaxPool2d(5, stride=1, padding=2)
-    return net
+SIZES = ((480, 640), (240, 320))
+EPILOG = """examples:
+  python -m model.benchmark                          CPU: 640x480 and 320x240, a few minutes
+  python -m model.benchmark --threads 1 --frames 12  one thread each: steadier on a busy machine
+  python -m model.benchmark --device cuda            CUDA: fp32 and fp16, with and without CUDA graphs
+  python -m model.benchmark --checkpoint nyud        the official NYUD weights instead of the fitted network
+"""
 
 
-class ReleasePipeline:
-    """uint8 frame -> colour images the release's way; ``network`` may be swapped (ONNX Runtime)."""
+class Row:
+    """One path. ``network(prepare(frame))`` is timed alone when given; ``run(frame)`` end to end, its network
+    time taken from ``result.timings`` when it is a predictor."""
 
-    def __init__(self, model, network=None):
-        self.tasks, self.preset = model.tasks, model.preset
-        self.net = release_network(model)
-        self.network = network or self._torch_network
-        self.lut = pp.depth_lut()
-        self.mean, self.std = np.array(pp.MEAN), np.array(pp.STD)
+    def __init__(self, name, run=None, network=None, prepare=None, every=1):
+        self.name, self.run, self.network_fn, self.prepare, self.every = name, run, network, prepare, every
+        self.e2e, self.network = [], []
 
-    def _torch_network(self, x):
-        with torch.no_grad():
-            return [o.numpy() for o in self.net(torch.from_numpy(x))]
+    def warm(self, frame):
+        if self.run is not None:
+            self.run(frame)
+        if self.network_fn is not None:
+            self.network_fn(self.prepare(frame))
 
-    def prepare(self, frame):
-        return ((frame / 255.0 - self.mean) / self.std).transpose(2, 0, 1)[None].astype(np.float32)
+    def measure(self, frame):
+        if self.run is not None:
+            start = time.perf_counter()
+            result = self.run(frame)
+            self.e2e.append((time.perf_counter() - start) * 1e3)
+            if self.network_fn is None:
+                self.network.append(result.timings["network"])
+        if self.network_fn is not None:
+            x = self.prepare(frame)
+            start = time.perf_counter()
+            self.network_fn(x)
+            self.network.append((time.perf_counter() - start) * 1e3)
 
-    def __call__(self, frame):
-        outputs = dict(zip(self.tasks, self.network(self.prepare(frame))))
-        h, w = frame.shape[:2]
-        segm = cv2.resize(outputs["segm"][0].transpose(1, 2, 0), (w, h), interpolation=cv2.INTER_CUBIC)
-        images = [self.preset.colours[segm.argmax(axis=2)]]
-        if "depth" in outputs:
-            depth = np.abs(cv2.resize(outputs["depth"][0, 0], (w, h), interpolation=cv2.INTER_CUBIC))
-            index = np.clip(depth * (255.0 / self.preset.max_depth), 0, 255).round().astype(np.int64)
-            images.append(self.lut[index])
-        if "normals" in outputs:
-            n = cv2.resize(outputs["normals"][0].transpose(1, 2, 0), (w, h), interpolation=cv2.INTER_CUBIC)
-            n = n / np.maximum(np.linalg.norm(n, axis=2, keepdims=True), 1e-12)
-            images.append((np.clip((n * [1, 1, -1] + 1) / 2, 0, 1) * 255).round().astype(np.uint8))
-        return images
+
+def interleaved(rows, frames, warmup=1, block=4):
+    """Times the rows on the same frames, taking turns every ``block`` frames."""
+    for row in rows:
+        for frame in frames[:warmup]:
+            row.warm(frame)
+    for start in range(0, len(frames), block):
+        for row in rows:
+            for i in range(start, min(start + block, len(frames))):
+                if i % row.every == 0:
+                    row.measure(frames[i])
+    return rows
+
+
+def summary(times):
+    """'median (p10-p90)' in ms."""
+    q = np.percentile(times, [50, 10, 90])
+    return f"{q[0]:.1f} ({q[1]:.1f}-{q[2]:.1f})"
 
 
 def frames_at(size, count):
@@ -104,250 +102,229 @@ def frames_at(size, count):
     return [images[i % len(images)] for i in range(count)]
 
 
-def interleaved(rows, frames, warmup=1, block=4):
-    """Times the ``Row``s on the same frames, taking turns every ``block`` frames, so that a change of load on
-    a shared machine hits every row alike. Returns (name, e2e ms, network ms) per row."""
-    for row in rows:
-        for frame in frames[:warmup]:
-            row.run(frame)
-    for start in range(0, len(frames), block):
-        for row in rows:
-            for i in range(start, min(start + block, len(frames))):
-                if i % row.every == 0:
-                    row.measure(frames[i])
-    return [(row.name, row.e2e, row.network) for row in rows]
-
-
-class Row:
-    """One path: ``run(frame)`` end to end; the network alone from ``network(prepare(frame))`` (only the
-    network timed) or, for a predictor, from its own timings."""
-
-    def __init__(self, name, run, network=None, prepare=None, every=1):
-        self.name, self.run, self.net, self.prepare, self.every = name, run, network, prepare, every
-        self.e2e, self.network = [], []
-
-    def measure(self, frame):
-        start = time.perf_counter()
-        result = self.run(frame)
-        self.e2e.append((time.perf_counter() - start) * 1e3)
-        if self.net is None:
-            self.network.append(result.timings["network"])
-        else:
-            x = self.prepare(frame)
-            start = time.perf_counter()
-            self.net(x)
-            self.network.append((time.perf_counter() - start) * 1e3)
-
-
-def summary(times):
-    """(median, p10, p90, count) in ms."""
-    q = np.percentile(times, [50, 10, 90])
-    return float(q[0]), float(q[1]), float(q[2]), len(times)
-
-
-def model_for(encoder):
-    tasks = ("segm", "depth") if encoder == "mobilenet_v2" else ("segm",)
+def model_for(encoder, checkpoint=None):
+    """The network to measure: ``checkpoint``, else the fitted MobileNet-v2, else random ResNet weights."""
+    if checkpoint:
+        return load_model(checkpoint)
+    if encoder == "mobilenet_v2":
+        return examples.fitted_model(weights_dir())
     torch.manual_seed(0)
-    model = build_model(encoder, 40, tasks).eval()
+    model = build_model(encoder, 40, ("segm",)).eval()
     model.preset = get_preset("nyud")
     return model
 
 
-def bench_cpu(model, size, n, log, threads=None):
-    """Rows (name, e2e times, network times) for one model and frame size on the CPU."""
+def network_rows(model, size, device, guard, log):
+    """A network-alone row per backend x precision that runs here, each with its agreement and guard verdict."""
+    exports = Exports(model)
+    x = input_for(calibration_frame(model.preset, size), size, device)
+    with torch.inference_mode():
+        expected = tuple(o.float() for o in backends.get("torch")(exports, device, "fp32")(x))
+    rows = []
+    for cls, precision in backends.available(device.type):
+        try:
+            runner = cls(exports, device, precision)
+            with torch.inference_mode():
+                measured = agreement(expected, runner(x.to(runner.input_dtype)), model.tasks)
+        except Exception as e:  # a backend that cannot build here is one row fewer, said why
+            log(f"  {cls.name} {precision}: skipped ({str(e).strip().splitlines()[0][:120]})")
+            continue
+        row = Row(f"{cls.name} {precision}", network=_inference(runner),
+                  prepare=lambda f, r=runner: input_for(f, size, device).to(r.input_dtype))
+        row.agreement = measured
+        row.passes = precision == "fp32" or guard.passes(measured)
+        rows.append(row)
+    return rows
+
+
+def _inference(runner):
+    def run(x):
+        with torch.inference_mode():
+            outputs = runner(x)
+            if runner.device.type == "cuda":
+                torch.cuda.synchronize(runner.device)
+            return outputs
+
+    return run
+
+
+def bench_cpu(model, size, n, threads, guard, log):
+    """(network rows, end-to-end rows) for one model and frame size on the CPU, measured together."""
+    device = torch.device("cpu")
     release = ReleasePipeline(model)
     session = onnx_session(export_onnx(release.net), threads=threads)
 
-    def ort_net(x):
+    def ort_network(x):
         return session.run(None, {"image": x})
 
-    ort = ReleasePipeline(model, ort_net)
-    every = 4  # the release is several times slower: every 4th frame
-    rows = [Row("release pipeline (fp32 eager NCHW, numpy)", release, release.network, release.prepare, every),
-            Row("ONNX Runtime default (release graph, release pre/post)", ort, ort_net, ort.prepare)]
-    predictors = []
-    for backend in ("auto", "torch", "onnxruntime"):
-        predictor = Predictor(model, device="cpu", backend=backend).warmup(size)
-        log(f"  this project, backend {backend}: {predictor.description} {predictor.applied.measured or ''}")
-        chosen = predictor.applied.backend
-        label = f"**this project, auto -> {chosen}**" if backend == "auto" else f"this project, {backend}"
-        rows.append(Row(label, predictor))
-        predictors.append(predictor)
-    log(f"  {n} frames, round robin over {len(rows)} paths")
-    results = interleaved(rows, frames_at(size, n))
-    for predictor in predictors:
-        predictor.close()
-    return results
+    ort = Row("ONNX Runtime default session (release graph)", run=ReleasePipeline(model, ort_network),
+              network=ort_network, prepare=release.prepare)
+    baseline = Row("release pipeline (fp32 eager NCHW, numpy)", run=release, network=release.network,
+                   prepare=release.prepare, every=4)  # several times slower: every 4th frame
+    auto = Predictor(model, device="cpu", guard=guard).warmup(size)
+    log(f"  auto chose {auto.description}")
+    chosen = Row(f"this project, auto: {auto.applied.backend} {auto.applied.precision}", run=auto)
+    runners = network_rows(model, size, device, guard, log)
+    log(f"  {n} frames, round robin over {len(runners) + 3} paths")
+    interleaved([baseline, ort, chosen, *runners], frames_at(size, n))
+    return [ort, *runners], [baseline, ort, chosen], auto.applied
 
 
-def bench_cuda(model, size, n, device, log):
-    rows, predictors = [], []
+def bench_cuda(model, size, n, device, guard, log):
+    rows = []
     for precision, graphs in (("fp32", False), ("fp16", False), ("fp16", True)):
-        predictor = Predictor(model, device=str(device), precision=precision, graphs=graphs).warmup(size)
+        predictor = Predictor(model, device=str(device), precision=precision, graphs=graphs, guard=guard)
+        predictor.warmup(size)
         log(f"  {predictor.description}")
-        rows.append(Row(f"this project, {predictor.description}", predictor))
-        predictors.append(predictor)
-    results = interleaved(rows, frames_at(size, n), warmup=3)
-    for predictor in predictors:
-        predictor.close()
-    return results
+        rows.append(Row(f"this project, {predictor.description}", run=predictor))
+    interleaved(rows, frames_at(size, n), warmup=3)
+    return network_rows(model, size, device, guard, log), rows
+
+
+def network_table(results):
+    lines = ["| network | frame | backend precision | ms: median (p10-p90) | x ONNX Runtime default | labels "
+             "identical to fp32 | depth median error | guard |", "|---|---|---|---|---|---|---|---|"]
+    for (name, size), (net_rows, _) in results.items():
+        base = statistics.median(net_rows[0].network) if net_rows[0].name.startswith("ONNX") else None
+        for row in net_rows:
+            speed = f"{base / statistics.median(row.network):.2f}" if base else "-"
+            agreed = getattr(row, "agreement", None)
+            labels = f"{100 * agreed.labels:.1f} %" if agreed else "-"
+            depth = f"{100 * agreed.depth_error:.2f} %" if agreed and agreed.depth_error is not None else "-"
+            verdict = "-" if agreed is None else "runs" if row.passes else "refused"
+            lines.append(f"| {name} | {size[1]}x{size[0]} | {row.name} | {summary(row.network)} | {speed} | "
+                         f"{labels} | {depth} | {verdict} |")
+    return "\n".join(lines)
+
+
+def end_to_end_table(results):
+    lines = ["| network | frame | path | end to end ms: median (p10-p90) | fps | network ms | frames |",
+             "|---|---|---|---|---|---|---|"]
+    for (name, size), (_, rows) in results.items():
+        for row in rows:
+            median = statistics.median(row.e2e)
+            lines.append(f"| {name} | {size[1]}x{size[0]} | {row.name} | {summary(row.e2e)} | {1e3 / median:.1f} | "
+                         f"{statistics.median(row.network):.1f} | {len(row.e2e)} |")
+    return "\n".join(lines)
+
+
+def at_a_glance(results, applied):
+    lines = []
+    for key, (net_rows, (release, ort, chosen)) in results.items():
+        name, (h, w) = key
+        e2e = statistics.median(release.e2e) / statistics.median(chosen.e2e)
+        network = statistics.median(ort.network) / statistics.median(chosen.network)
+        lines.append(f"- {name} {w}x{h}: auto runs **{applied[key].backend} {applied[key].precision}**: network "
+                     f"**{network:.2f}x** ONNX Runtime's default session, end to end **{e2e:.1f}x** faster than "
+                     f"the release pipeline ({statistics.median(release.e2e):.0f} -> "
+                     f"{statistics.median(chosen.e2e):.0f} ms)")
+    return "\n".join(lines)
+
+
+def parse_sizes(text):
+    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",")]
+    if any(len(s) != 2 or min(s) < 32 for s in sizes):
+        raise ValueError(f"sizes are HxW, 32 at least: {text}")
+    return sizes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m model.benchmark", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default: %(default)s")
+    parser.add_argument("--encoders", default="mobilenet_v2",
+                        help="comma-separated: mobilenet_v2 (fitted), resnet50 (random weights); "
+                             "default: %(default)s")
+    parser.add_argument("--sizes", default=",".join(f"{h}x{w}" for h, w in SIZES),
+                        help="frame sizes HxW (default: %(default)s)")
+    parser.add_argument("--frames", type=int, default=24, help="frames per path at 640x480 (default: %(default)s)")
+    parser.add_argument("--checkpoint", metavar="FILE|NAME", help="measure this checkpoint instead")
+    parser.add_argument("--threads", type=int, help="CPU threads of every runtime (default: one per core)")
+    parser.add_argument("--out", default=str(BENCHMARKS), help="default: BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    guard = Guard()
+    try:
+        sizes = parse_sizes(args.sizes)
+        device = resolve_device(args.device)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        command = " ".join(["python -m model.benchmark", *(sys.argv[1:] if argv is None else argv)])
+        load_before, started = os.getloadavg(), time.time()
+        results, applied = {}, {}
+        for encoder in ([None] if args.checkpoint else args.encoders.split(",")):
+            model = model_for(encoder, args.checkpoint)
+            name = model.encoder_name + ("" if args.checkpoint or encoder != "mobilenet_v2" else " (fitted)")
+            for size in sizes:
+                n = max(4, round(args.frames * min(1.0, 480 * 640 / (size[0] * size[1]))))
+                _log(f"{name} {size[1]}x{size[0]}: {n} frames")
+                if device.type == "cuda":
+                    results[(name, size)] = bench_cuda(model, size, max(n, 100), device, guard, _log)
+                else:
+                    network, end_to_end, chosen = bench_cpu(model, size, n, args.threads, guard, _log)
+                    results[(name, size)], applied[(name, size)] = (network, end_to_end), chosen
+    except (ValueError, SettingsError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    body = report(device, results, applied, command, load_before, os.getloadavg(), time.time() - started)
+    print(body)
+    write(args.out, device, body)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def report(device, results, applied, command, load_before, load_after, seconds):
+    heading = "## CUDA" if device.type == "cuda" else "## CPU"
+    machine = cpu_description() + (f"; GPU: {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
+    body = (f"{heading}\n\nMachine: {machine}; {versions()}.  \nCommand: `{command}` ({seconds / 60:.1f} min).  \n"
+            f"Load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after (on a shared machine "
+            "absolute times swing; the paths took turns on the same frames, so the ratios hold better).\n\n"
+            f"Network alone (accuracy guard: {Guard().describe()}, on the calibration frame):\n\n"
+            f"{network_table(results)}\n\nEnd to end:\n\n{end_to_end_table(results)}\n")
+    if applied:
+        body += f"\nAt a glance (medians):\n\n{at_a_glance(results, applied)}\n"
+    if device.type == "cuda":
+        body += ("\nWith CUDA graphs one replay runs pre-processing, network and post-processing: its network "
+                 "time holds all three.\n")
+    return body
+
+
+def write(path, device, body):
+    """This run's section of BENCHMARKS.md under this version's header; a CUDA placeholder until one is run."""
+    path = Path(path)
+    old = path.read_text() if path.exists() else ""
+    start = re.search(r"^## ", old, flags=re.MULTILINE)
+    write_atomic(path, HEADER + ("\n" + old[start.start():] if start else ""))
+    replace_section(path, "## CUDA" if device.type == "cuda" else "## CPU", body)
+    if not section(path.read_text(), "## CUDA"):
+        replace_section(path, "## CUDA", CUDA_PENDING)
 
 
 def _log(text):
     print(text, file=sys.stderr, flush=True)
 
 
-def machine(device):
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import onnxruntime
-
-    text = (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}, Python "
-            f"{platform.python_version()}, {platform.system()} {platform.release()}")
-    if device.type == "cuda":
-        text += f"; GPU: {torch.cuda.get_device_name(device)}"
-    return text
-
-
-def table(results):
-    lines = [("| encoder | frame | path | end to end ms: median (p10-p90) | fps | network alone ms: median "
-              "(p10-p90) | frames |"), "|---|---|---|---|---|---|---|"]
-    for (encoder, size), rows in results.items():
-        for name, e2e, net in rows:
-            m, lo, hi, n = summary(e2e)
-            nm, nlo, nhi, _ = summary(net)
-            lines.append(f"| {encoder} | {size[1]}x{size[0]} | {name} | {m:.1f} ({lo:.1f}-{hi:.1f}) | {1e3 / m:.1f} "
-                         f"| {nm:.1f} ({nlo:.1f}-{nhi:.1f}) | {n} |")
-    return "\n".join(lines)
-
-
-def ratios(results):
-    lines = []
-    for (encoder, size), rows in results.items():
-        by_name = {name: (statistics.median(e2e), statistics.median(net)) for name, e2e, net in rows}
-        release = next(v for k, v in by_name.items() if k.startswith("release"))
-        ort = next(v for k, v in by_name.items() if k.startswith("ONNX Runtime default"))
-        ours_name, ours = next((k, v) for k, v in by_name.items() if "auto" in k)
-        lines.append(f"- {encoder} {size[1]}x{size[0]}: end to end **{release[0] / ours[0]:.1f}x** faster than the "
-                     f"release pipeline ({release[0]:.0f} -> {ours[0]:.0f} ms); network {ort[1] / ours[1]:.2f}x "
-                     f"the speed of ONNX Runtime's default session on the release graph "
-                     f"({ort[1]:.0f} vs {ours[1]:.0f} ms; {ours_name.strip('*')})")
-    return "\n".join(lines)
-
-
-def section(text, title):
-    """The Markdown section ``title`` (up to the next ``## ``) of ``text``, or ''."""
-    match = re.search(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", text, flags=re.DOTALL | re.MULTILINE)
-    return match.group(0) if match else ""
-
-
-def replace_section(path, title, body):
-    """Writes ``body`` (starting with ``title``) as that section of the Markdown file, keeping the rest."""
-    path = Path(path)
-    text = path.read_text() if path.exists() else ""
-    old = section(text, title)
-    text = text.replace(old, body.rstrip() + "\n\n") if old else text.rstrip() + "\n\n" + body
-    write_atomic(path, text.strip() + "\n")
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--encoders", default=",".join(ENCODERS), help="default: %(default)s")
-    parser.add_argument("--sizes", default=",".join(f"{h}x{w}" for h, w in SIZES),
-                        help="frame sizes HxW, default: %(default)s")
-    parser.add_argument("--frames", type=int, default=24,
-                        help="frames per row at 480x640 MobileNet-v2 (fewer for bigger frames and ResNet-50)")
-    parser.add_argument("--checkpoint", help="time this checkpoint file instead of random weights")
-    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="default: BENCHMARKS.md")
-    parser.add_argument("--threads", type=int,
-                        help="CPU threads of torch and of every ONNX Runtime session (default: theirs, one per "
-                             "physical core); written to its own section")
-    args = parser.parse_args(argv)
-    try:
-        device = resolve_device(args.device)
-        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
-        if any(len(s) != 2 or min(s) < 32 for s in sizes):
-            raise ValueError(f"sizes are HxW, 32 at least: {args.sizes}")
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        command = " ".join(["python -m model.benchmark", *(sys.argv[1:] if argv is None else argv)])
-        load_before = os.getloadavg()
-        results, started = {}, time.time()
-        models = [load_model(args.checkpoint)] if args.checkpoint else [model_for(e) for e in args.encoders.split(",")]
-        for model in models:
-            name = model.encoder_name
-            for size in sizes:
-                scale = (480 * 640) / (size[0] * size[1]) * (1.0 if name == "mobilenet_v2" else 0.3)
-                n = max(4, round(args.frames * min(1.0, scale)))
-                print(f"{name} {size[1]}x{size[0]}: {n} frames", file=sys.stderr, flush=True)
-                if device.type == "cuda":
-                    results[(name, size)] = bench_cuda(model, size, max(n, 100), device, _log)
-                else:
-                    results[(name, size)] = bench_cpu(model, size, n, _log, args.threads)
-    except (ValueError, RuntimeError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    load_after = os.getloadavg()
-    text = table(results)
-    print(text)
-    summary_lines = ratios(results) if device.type == "cpu" else ""
-    if summary_lines:
-        print(summary_lines)
-    write_report(Path(args.out), device, text, summary_lines, command, load_before, load_after,
-                 time.time() - started, args.threads)
-    print(f"wrote {args.out}", file=sys.stderr)
-    return 0
-
-
-def write_report(path, device, text, summary_lines, command, load_before, load_after, seconds, threads=None):
-    """Writes this run's section (CPU, CPU with N threads, or CUDA) of BENCHMARKS.md; the others are kept."""
-    heading = "## CUDA" if device.type == "cuda" else "## CPU" + (f", {threads} thread(s)" if threads else "")
-    body = (f"{heading}\n\nMachine: {machine(device)}.  \nCommand: `{command}` ({seconds / 60:.1f} min).  \n"
-            f"Load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after (this machine is shared "
-            f"with other jobs: under load absolute times swing; the paths took turns every 4 frames on the same "
-            f"frames, so the ratios hold better than the times).\n\n{text}\n")
-    if summary_lines:
-        body += f"\nAt a glance (medians):\n\n{summary_lines}\n"
-    if device.type == "cuda":
-        body += ("\nWith CUDA graphs one replay runs pre-processing, network and post-processing: its *network* "
-                 "time holds all three.\n")
-    old = path.read_text() if path.exists() else ""
-    start = re.search(r"^## ", old, flags=re.MULTILINE)
-    write_atomic(path, HEADER + ("\n" + old[start.start():] if start else ""))  # always this version's header
-    replace_section(path, heading, body)
-    if not section(path.read_text(), "## CUDA"):
-        replace_section(path, "## CUDA", CUDA_PENDING)
-
-
 CUDA_PENDING = """## CUDA
 
-Not measured: no GPU was available where this file was written, so the CUDA rows (fp32 and fp16, with and
+Not measured yet: no GPU was at hand where this file was written, so the CUDA rows (fp32 and fp16, with and
 without CUDA graphs) are missing and the CUDA code has run only through its CPU twins in the tests. On a machine
 with a GPU, run:
 
 ```bash
 python -m model.benchmark --device cuda            # writes this section
+python -m pytest -q -m cuda                        # the CUDA tests
 python benchmarks/soak_predictor.py --device cuda  # memory soak on the GPU path
-python -m pytest -q tests/test_engine.py           # the same correctness tests, CPU
 ```
 """
 
-
 HEADER = """# Benchmarks
 
-Written by `python -m model.benchmark` (the CPU section) and `python -m model.benchmark --device cuda` (the CUDA
-section); each run replaces its own section and keeps the others (the memory soak's, from
-`python benchmarks/soak_predictor.py`, and the notes). Times are per frame, in milliseconds: *end to end* is a
-uint8 RGB frame in to the colour images (and depth in metres) out at the frame's size; *network alone* is the
-network's forward pass on the prepared input. Weights are random in the official layouts: the times do not
-depend on their values.
+Written by `python -m model.benchmark` (the CPU section; `--device cuda` the CUDA one), by
+`python benchmarks/soak_predictor.py` (the memory soak) and `python benchmarks/soak_gui.py` (the window); each
+replaces its own section and keeps the others. Times are per frame, in milliseconds. *Network alone* is the
+network's forward pass on the prepared input; *end to end* is a uint8 RGB frame in to the colour images and the
+depth in metres out, at the frame's size. The MobileNet-v2 is a network fitted to the example frames
+(`model.examples`): its outputs are well-conditioned like trained weights, so that the agreement of reduced
+precisions with fp32 means something; the times do not depend on the weights.
 """
 
 

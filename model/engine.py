@@ -173,7 +173,7 @@ class Predictor:
         cuDNN's algorithm search, the CUDA graph. ``progress(fraction, message)`` is told along the way.
         Returns the predictor."""
         say = progress or (lambda fraction, message: None)
-        frame = _calibration_frame(self.preset, frame_size)
+        frame = calibration_frame(self.preset, frame_size)
         self._call(frame, self.size, lambda f, m: say(0.9 * f, m))
         say(1.0, f"ready: {self.description}")
         return self
@@ -199,7 +199,7 @@ class Predictor:
     def _run(self, frame, size, progress):
         frame_hw, network_hw = frame.shape[:2], network_size(frame.shape[:2], size)
         if self.runner is None:
-            x = input_for(_calibration_frame(self.preset, frame_hw), network_hw, self.device)
+            x = input_for(calibration_frame(self.preset, frame_hw), network_hw, self.device)
             self.runner, self.applied = choose(self.exports, self.settings, self.device, x, progress)
             self.applied = replace(self.applied, graphs=self.graphs and self.device.type == "cuda",
                                    reason=self.applied.reason or self._cpu_reason)
@@ -291,7 +291,7 @@ def static_steps(runner, finish, key):
     return steps
 
 
-def _calibration_frame(preset, frame_size):
+def calibration_frame(preset, frame_size):
     """A real frame of the preset's kind (KITTI for street presets, else NYUD) resized to ``frame_size``."""
     from . import examples
 
