@@ -1,15 +1,19 @@
 """Headless processing (``run_demo.py --no-gui``): every frame of a source through the network, in order, to an
-MP4 of the side-by-side view or a folder of PNGs, with optional depth and class-index maps.
+MP4 of the side-by-side view or a folder of PNGs, with optional depth and class-index maps and point clouds.
 
 Outputs:
-  ``--output OUT.mp4``  the composed view at the input's frame rate; ``--save-depth``/``--save-labels`` go to the
-                        folders ``OUT_depth/`` and ``OUT_labels/`` beside it.
-  ``--output DIR``      ``DIR/NAME.png`` per frame, ``DIR/depth/NAME.png|.npz``, ``DIR/labels/NAME.png``; NAME is
-                        the input image's name for ``--images``, else the zero-padded frame index.
-  no ``--output``       the frames are processed and only the throughput is reported.
+  --output OUT.mp4  the composed view at the input's frame rate; --save-depth, --save-labels and --save-ply go
+                    to the folders OUT_depth/, OUT_labels/ and OUT_ply/ beside it.
+  --output DIR      DIR/NAME.png per frame, DIR/depth/NAME.png|.npz, DIR/labels/NAME.png, DIR/ply/NAME.ply; NAME
+                    is the input image's name for image folders and patterns, else the zero-padded frame index.
+  no --output       the frames are processed and only the throughput is reported.
+The composed view carries a depth colour bar in metres and the legend of the classes in view (--no-annotate:
+the panels alone).
 
-Ctrl-C or SIGTERM stops at the next frame and finalises what was written (the MP4 stays playable); an unwritable
-output or a full disk stops with a message, keeping everything written until then.
+The network is prepared on the first frame's size before the progress bar starts (the backend choice, an ONNX
+export, int8 calibration: seconds), so that the bar's rate is the steady one. Ctrl-C or SIGTERM stops at the
+next frame and finalises what was written (the MP4 stays playable); an unwritable output, a full disk or a
+frame the network fails on stops with a one-line message, keeping everything written until then.
 """
 import errno
 import io
@@ -26,13 +30,18 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from model.checkpoint import CheckpointError, load_model
-from model.engine import FrameError, Predictor
+from model.engine import FrameError, Predictor, as_rgb_frame
+from model.errors import first_line
 from model.files import depth_millimetres, write_atomic, write_png
+from model.intrinsics import IntrinsicsError, choose_intrinsics
+from model.ply import write_ply
+from model.pointcloud import back_project
+from model.settings import SettingsError, from_args
 from model.weights import WeightsError, resolve, tqdm_progress
 
 from .compose import side_by_side
 from .networks import installed_for
-from .sources import ImageFolderSource, SourceError, source_from_args
+from .sources import ImageFilesSource, SourceError, source_from_args
 from .video import VideoFile
 
 log = logging.getLogger(__name__)
@@ -67,31 +76,55 @@ def npz_bytes(depth):
     return buffer.getvalue()
 
 
-class Outputs:
-    """Where each frame's results go, from ``--output``, ``--save-depth`` and ``--save-labels``."""
+class Camera:
+    """The intrinsics of the point clouds for each frame size, from --intrinsics, --calibration, --hfov or the
+    preset's camera (``model.intrinsics.choose_intrinsics``); the first is described through ``say``."""
 
-    def __init__(self, output, save_depth=None, save_labels=False, fps=DEFAULT_FPS):
+    def __init__(self, args, preset, say):
+        self.options = {"explicit": args.intrinsics, "calibration_file": args.calibration, "hfov": args.hfov,
+                        "preset": preset}
+        self.say = say
+        self.by_size = {}
+
+    def __call__(self, size):
+        if size not in self.by_size:
+            intrinsics, origin = choose_intrinsics(size, **self.options)
+            if not self.by_size:
+                self.say(f"point clouds: {intrinsics.describe()} (from the {origin})")
+            self.by_size[size] = intrinsics
+        return self.by_size[size]
+
+
+class Outputs:
+    """Where each frame's results go, from ``--output``, ``--save-depth``, ``--save-labels`` and ``--save-ply``."""
+
+    def __init__(self, output, save_depth=None, save_labels=False, fps=DEFAULT_FPS, save_ply=None, camera=None,
+                 annotate=True):
         self.video = None
-        self.view_dir = self.depth_dir = self.labels_dir = None
+        self.view_dir = self.depth_dir = self.labels_dir = self.ply_dir = None
         self.save_depth = save_depth
+        self.ply_every, self.camera = save_ply, camera
+        self.annotate = annotate
         self.written = 0
         if output is None:
-            if save_depth or save_labels:
-                raise OutputError("--save-depth and --save-labels need --output (an MP4 or a folder)")
+            if save_depth or save_labels or save_ply:
+                raise OutputError("--save-depth, --save-labels and --save-ply need --output (an MP4 or a folder)")
             return
         output = Path(output)
         if output.suffix.lower() == VIDEO_SUFFIX and not output.is_dir():
             self.video = VideoFile(output, fps)
             base = output.with_name(output.stem)
-            folders = {"depth": Path(f"{base}_depth"), "labels": Path(f"{base}_labels")}
+            folders = {kind: Path(f"{base}_{kind}") for kind in ("depth", "labels", "ply")}
             self._make(output.parent)
         else:
             self.view_dir = self._make(output)
-            folders = {"depth": output / "depth", "labels": output / "labels"}
+            folders = {kind: output / kind for kind in ("depth", "labels", "ply")}
         if save_depth:
             self.depth_dir = self._make(folders["depth"])
         if save_labels:
             self.labels_dir = self._make(folders["labels"])
+        if save_ply:
+            self.ply_dir = self._make(folders["ply"])
 
     @staticmethod
     def _make(folder):
@@ -103,14 +136,15 @@ class Outputs:
             raise OutputError(f"cannot write in {folder}: permission denied")
         return folder
 
-    def write(self, name, result):
+    def write(self, name, result, index):
+        """Writes the outputs of ``result``, the ``index``-th frame written (from 0), under ``name``."""
         if self.video is not None:
             try:
-                self.video.write(side_by_side(result))
+                self.video.write(side_by_side(result, annotate=self.annotate))
             except OSError as e:
                 raise _os_problem(e, self.video.path) from None
         elif self.view_dir is not None:
-            write_file(self.view_dir / f"{name}.png", side_by_side(result))
+            write_file(self.view_dir / f"{name}.png", side_by_side(result, annotate=self.annotate))
         if self.depth_dir is not None and result.depth is not None:
             if self.save_depth == "npz":
                 write_file(self.depth_dir / f"{name}.npz", npz_bytes(result.depth))
@@ -119,7 +153,17 @@ class Outputs:
         if self.labels_dir is not None:
             labels = result.labels if result.labels.dtype == np.uint8 else result.labels.astype(np.uint16)
             write_file(self.labels_dir / f"{name}.png", labels)
+        if self.ply_dir is not None and index % self.ply_every == 0:
+            self._write_ply(self.ply_dir / f"{name}.ply", result.at_full_size())
         self.written += 1
+
+    def _write_ply(self, path, result):
+        intrinsics = self.camera(result.depth.shape)
+        cloud = back_project(result.depth, intrinsics, image=result.frame, labels=result.labels, point_budget=None)
+        try:
+            write_ply(path, cloud, class_names=result.preset.classes, intrinsics=intrinsics)
+        except OSError as e:
+            raise _os_problem(e, path) from None
 
     def close(self):
         if self.video is not None:
@@ -129,8 +173,8 @@ class Outputs:
                 raise _os_problem(e, self.video.path) from None
 
     def describe(self):
-        places = [str(p) for p in (self.video and self.video.path, self.view_dir, self.depth_dir, self.labels_dir)
-                  if p]
+        places = [str(p) for p in (self.video and self.video.path, self.view_dir, self.depth_dir, self.labels_dir,
+                                   self.ply_dir) if p]
         return ", ".join(places) if places else "nothing (no --output)"
 
 
@@ -148,39 +192,109 @@ def open_model(args):
     return load_model(path)
 
 
-def run(args):
-    """Processes ``args``' source to its outputs; the exit code: 0 done, 1 error, 130 stopped by Ctrl-C/SIGTERM."""
-    source = source_from_args(args)
-    if source is None:
-        print("error: --no-gui needs an input: --video FILE, --images DIR, --camera INDEX or --synthetic",
-              file=sys.stderr)
-        return 2
-    max_frames = getattr(args, "max_frames", None)
-    for flag, value in (("--max-frames", max_frames), ("--fps", getattr(args, "fps", None))):
+def say(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def warm_up(predictor, frame_size):
+    """Prepares the network for frames of ``frame_size`` (H, W), saying so on stderr: one line, updated in place
+    on a terminal, then what runs."""
+    height, width = frame_size
+    head = f"warming up at {width}x{height}"
+    live = sys.stderr.isatty()
+    if not live:
+        say(f"{head}: choosing and preparing the backend...")
+
+    def progress(fraction, message):
+        if live:
+            sys.stderr.write(f"\r\033[K{head}: {message} ({fraction:.0%})")
+            sys.stderr.flush()
+
+    start = time.perf_counter()
+    predictor.warmup(frame_size, progress)
+    if live:
+        sys.stderr.write(f"\r\033[K{head}: done in {time.perf_counter() - start:.1f} s\n")
+    reason = predictor.applied.reason
+    say(f"running: {predictor.description}" + (f" ({reason})" if reason else ""))
+
+
+def _check_numbers(args):
+    """The first bad number among the flags headless reads, as a message; None when all are fine."""
+    for flag, value in (("--max-frames", args.max_frames), ("--fps", args.fps), ("--save-ply", args.save_ply)):
         if value is not None and not value > 0:
-            print(f"error: {flag} must be positive", file=sys.stderr)
-            return 2
+            return f"{flag} must be positive"
+    return None
+
+
+def run(args):
+    """Processes ``args``' source to its outputs; the exit code: 0 done, 1 error, 2 bad flags, 130 stopped by
+    Ctrl-C/SIGTERM."""
+    try:
+        source = source_from_args(args)
+    except SourceError as e:
+        say(f"error: {e}")
+        return 2
+    if source is None:
+        say("error: --no-gui needs an input: -i SOURCE (or --video FILE, --images DIR, --camera INDEX, --synthetic)")
+        return 2
+    problem = _check_numbers(args)
+    if problem:
+        say(f"error: {problem}")
+        return 2
     try:
         model = open_model(args)
-        precision = {None: "auto", True: "fp16", False: "fp32"}[args.half]
-        predictor = Predictor(model, device=args.device, precision=precision, backend=args.backend, size=args.size)
+        if args.save_ply and "depth" not in model.tasks:
+            raise SettingsError(f"--save-ply needs depth, and {Path(model.source).name} has no depth head")
+        predictor = Predictor(model, from_args(args))
         source.open()
-    except (WeightsError, CheckpointError, SourceError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (WeightsError, CheckpointError, SourceError, SettingsError, RuntimeError) as e:
+        say(f"error: {first_line(e)}")
         return 1
     except KeyboardInterrupt:
         source.close()
-        print("stopped before the first frame", file=sys.stderr)
+        say("stopped before the first frame")
         return 130
-    fps = source.fps or getattr(args, "fps", None) or DEFAULT_FPS
+    fps = source.fps or args.fps or DEFAULT_FPS
+    camera = Camera(args, model.preset, say) if args.save_ply else None
     try:
-        outputs = Outputs(args.output, args.save_depth, args.save_labels, fps)
+        outputs = Outputs(args.output, args.save_depth, args.save_labels, fps, args.save_ply, camera,
+                          annotate=not args.no_annotate)
     except OutputError as e:
         source.close()
-        print(f"error: {e}", file=sys.stderr)
+        say(f"error: {e}")
         return 1
-    by_name = (isinstance(source, ImageFolderSource) and not source.loop
+    say(f"input: {source.describe()}")
+    try:
+        first = source.read()
+        if first is not None:
+            prepare(predictor, first, camera)
+    except KeyboardInterrupt:
+        source.close()
+        say("stopped before the first frame")
+        return 130
+    except Exception as e:  # what the warm-up may raise is as open as what the network may: all said in one line
+        source.close()
+        say(f"error: {first_line(e)}")
+        return 1
+    return process(args, source, predictor, outputs, first)
+
+
+def prepare(predictor, frame, camera):
+    """Warms up on ``frame``'s size and settles the point clouds' intrinsics, before the progress bar."""
+    try:
+        size = as_rgb_frame(frame).shape[:2]
+    except FrameError:
+        return  # the loop skips this frame, with a warning
+    warm_up(predictor, size)
+    if camera is not None:
+        camera(size)
+
+
+def process(args, source, predictor, outputs, first):
+    """The loop over the frames, ``first`` (already read, None at once at the end) and the rest."""
+    by_name = (isinstance(source, ImageFilesSource) and not source.loop
                and len({p.stem for p in source.files}) == len(source.files))  # else a.png, a.jpg would clash
+    max_frames = args.max_frames
     total = None if source.loop else source.frame_count
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
@@ -192,48 +306,50 @@ def run(args):
     previous_int = signal.signal(signal.SIGINT, lambda *_: stop.set())
     previous_term = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     start = time.perf_counter()
+    frame = first
     try:
         with logging_redirect_tqdm(), tqdm(total=total, desc=source.name, unit="frame", file=sys.stderr,
                                            dynamic_ncols=True) as bar:
-            while (max_frames is None or frames < max_frames) and not stop.is_set():
-                frame = source.read()
-                if frame is None:
-                    break
+            while frame is not None and (max_frames is None or frames < max_frames) and not stop.is_set():
                 try:
                     result = predictor(frame)
                 except FrameError as e:
                     unusable += 1
                     log.warning("frame %d: %s; skipped", frames + unusable, e)
+                    frame = source.read()
                     continue
+                except Exception as e:  # out of memory, a network giving NaN, a runtime's failure: stop cleanly
+                    problem = f"frame {frames + unusable + 1}: {first_line(e)}"
+                    break
                 name = source.current.stem if by_name else f"{frames:06d}"
-                outputs.write(name, result)
+                outputs.write(name, result, frames)
                 frames += 1
                 bar.update()
                 bar.set_postfix(network=f"{result.timings['network']:.0f}ms", refresh=False)
-    except (OutputError, SourceError) as e:
-        problem = e
+                if max_frames is None or frames < max_frames:
+                    frame = source.read()
+    except (OutputError, SourceError, IntrinsicsError) as e:
+        problem = str(e)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the finalising
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             outputs.close()
         except OutputError as e:
-            problem = problem or e
+            problem = problem or str(e)
         source.close()
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
-    stopped = stop.is_set()
     elapsed = time.perf_counter() - start
     skipped = source.skipped + unusable
     summary = (f"{frames} frames in {elapsed:.1f} s ({frames / elapsed if elapsed > 0 else 0:.1f} FPS, "
                f"{predictor.description}){f'; {skipped} unreadable frames skipped' if skipped else ''}; "
                f"written: {outputs.describe()}")
     if problem is not None:
-        print(f"error: {problem}; stopped after {frames} frames, kept what was written ({outputs.describe()})",
-              file=sys.stderr)
+        say(f"error: {problem}; stopped after {frames} frames, kept what was written ({outputs.describe()})")
         return 1
-    if stopped:
-        print(f"stopped: {summary}", file=sys.stderr)
+    if stop.is_set():
+        say(f"stopped: {summary}")
         return 130
     print(summary)
     return 0

@@ -1,7 +1,5 @@
 """``python -m model.distill``: fill the labels a list lacks with a teacher network's predictions.
 
-    python -m model.distill --teacher nyud --list train.txt --out pseudo/ [--threshold 0.7]
-
 For each sample of the list (``rgb<TAB>mask<TAB>depth[<TAB>normals]``), every task the sample has no label for
 and the teacher predicts is filled: segmentation with the teacher's hard labels (its argmax; pixels whose softmax
 confidence is below ``--threshold`` become 255, ignored in training), depth as a 16-bit PNG in the data's
@@ -9,7 +7,6 @@ confidence is below ``--threshold`` become 255, ignored in training), depth as a
 are kept. The new list ``OUT/<list name>`` names the filled files; paths in it are relative to ``OUT`` (or
 absolute). A pseudo-label already in ``OUT`` is kept, so an interrupted run continues where it stopped.
 """
-import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from . import cli
 from . import postprocess as pp
 from .checkpoint import CheckpointError, load_model
 from .data import FIELDS, DataError, read_rgb
@@ -88,22 +86,29 @@ def distill(teacher, samples, out, list_name, root, tasks=None, threshold=None, 
     return len(filled), written, kept
 
 
+EXAMPLES = """
+python -m model.distill --teacher nyud --list train.txt --out pseudo/
+python -m model.distill --teacher best.ckpt --list train.txt --out pseudo/ --threshold 0.7
+"""
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model.distill", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.parser("python -m model.distill", __doc__, EXAMPLES)
     parser.add_argument("--teacher", required=True, metavar="NAME|PATH",
-                        help="a checkpoint file, or a catalogue name installed with `python -m model.weights`")
-    parser.add_argument("--list", required=True, help="the sample list to complete")
-    parser.add_argument("--root", help="folder the list's paths are relative to (default: the list's folder)")
-    parser.add_argument("--out", required=True, help="folder for the pseudo-labels and the new list")
+                        help=cli.checkpoint_help("the teacher (a catalogue name must be installed)"))
+    parser.add_argument("--list", required=True, metavar="FILE", help="the sample list to complete")
+    parser.add_argument("--root", metavar="DIR",
+                        help="folder the list's paths are relative to (default: the list's folder)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the pseudo-labels and the new list")
     parser.add_argument("--tasks", nargs="+", choices=tuple(FIELDS), help="tasks to fill (default: the teacher's)")
     parser.add_argument("--threshold", type=float, metavar="P",
-                        help="segmentation: pixels whose softmax confidence is below P become 255 (ignored)")
-    parser.add_argument("--depth-png-scale", type=float,
+                        help="segmentation: pixels whose softmax confidence is below P become 255 (ignored) "
+                             "(default: none, every pixel keeps the teacher's label)")
+    parser.add_argument("--depth-png-scale", type=float, metavar="X",
                         help="PNG value per metre of the written depth (default: the teacher preset's)")
     parser.add_argument("--size", type=int, metavar="LONG_SIDE",
                         help="run the teacher at this long side (default: the image's own size)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.threshold is not None and not 0 < args.threshold < 1:
         parser.error("--threshold must be between 0 and 1")

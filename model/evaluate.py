@@ -1,7 +1,5 @@
 """Evaluates a model on NYUDv2 or KITTI ground truth, for comparison with the paper's table.
 
-    python -m model.evaluate --weights nyud --dataset nyud --root DATA --list val.txt --json nyud.json
-
 The list holds one sample a line, rgb<TAB>mask<TAB>depth[<TAB>normals] relative to --root ("-" or an empty
 field where a sample has no label for a task, which that task then skips). Predictions are resized to each
 ground truth's size (--interp), then: segmentation over the set's confusion matrix (label 255 ignored); normals
@@ -12,7 +10,6 @@ all valid pixels of the set are shown as a second line; --no-clip and --rmse poo
 A line whose files are missing or unreadable is skipped with a warning naming it and counted; Ctrl-C stops early
 and still reports and writes what was done (marked "complete": false).
 """
-import argparse
 import csv
 import io
 import json
@@ -25,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from . import cli
 from . import postprocess as pp
 from .checkpoint import CheckpointError, load_model
 from .data import DataError, read_depth, read_mask, read_normals, read_rgb
@@ -266,11 +264,15 @@ def csv_text(rows):
     return buffer.getvalue()
 
 
+EXAMPLES = """
+python -m model.evaluate -w nyud --dataset nyud --root DATA --list val.txt --json nyud.json
+python -m model.evaluate -w kitti --dataset kitti --list test.txt --depth-scale 256 --crop garg
+"""
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-w", "--weights", required=True, metavar="NAME|PATH",
-                        help="catalogue name (nyud, kitti, nyud-kitti, nyud-three) or checkpoint file")
+    parser = cli.parser("python -m model.evaluate", __doc__, EXAMPLES)
+    parser.add_argument("-w", "--weights", required=True, metavar="NAME|PATH", help=cli.checkpoint_help())
     parser.add_argument("--dataset", required=True, choices=DATASETS,
                         help="the ground truth's classes and depth format")
     parser.add_argument("--root", metavar="DIR", help="folder the list's paths are relative to (default: the list's)")
@@ -300,7 +302,7 @@ def build_parser():
     parser.add_argument("-s", "--size", type=int, metavar="PIXELS",
                         help="scale the long side to PIXELS before the network (default: the image's own)")
     parser.add_argument("-d", "--device", default="auto", choices=("auto", "cuda", "cpu"),
-                        help="default: CUDA when present")
+                        help="auto: CUDA when present (default: %(default)s)")
     return parser
 
 

@@ -1,22 +1,29 @@
 """``python -m model.export CHECKPOINT --onnx OUT.onnx``: the network as ONNX, any height and width, checked
-against torch.
+against torch; with ``--int8`` also its int8 version.
 
 The graph takes the normalised image (``image``, N x 3 x H x W float32, see ``model.postprocess.normalise``)
 and returns the raw outputs at a quarter of the size, one per task (``segm``, ``depth``, ``normals``).
+``--int8`` quantizes it statically (QDQ, as the engine's int8 backends run it; ``model.quantize``), calibrated
+on the images of ``--calibrate DIR`` or on the example frames, and reports how it agrees with fp32.
 """
-import argparse
 import copy
 import io
 import sys
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
+from . import cli
+from .backends.onnx_runtime import session as onnx_session
 from .checkpoint import CheckpointError, load_model
+from .data import IMAGE_SUFFIXES, DataError, read_rgb
 from .files import write_atomic
 from .postprocess import normalise
+from .quantize import CALIBRATION_SIZE, QuantizationError, calibration_frames, int8_graph, keep_calibrated
+from .settings import Guard
 
 OPSET = 17
 CHECK_SIZES = ((480, 640), (241, 319))
@@ -42,21 +49,6 @@ def export_onnx(model, path=None, opset=OPSET):
     if path is not None:
         write_atomic(path, data)
     return data
-
-
-def onnx_session(graph, spinning=True, threads=None):
-    """An ONNX Runtime CPU session on a graph (bytes or path). ``spinning=False`` lets its threads sleep
-    between runs instead of spinning: they then leave the CPU to the torch work around each run. ``threads``
-    None is ONNX Runtime's default (one per physical core)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    if not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    source = str(graph) if isinstance(graph, (str, Path)) else graph
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def verify(model, graph, frames=None, rtol=1e-3):
@@ -90,24 +82,93 @@ def _cpu_fp32(model):
     return net.eval()
 
 
+EXAMPLES = """
+python -m model.export nyud --onnx nyud.onnx
+python -m model.export nyud --onnx nyud.onnx --int8                  # and nyud.int8.onnx
+python -m model.export kitti --onnx kitti.onnx --int8 kitti-int8.onnx --calibrate frames/
+"""
+MAX_CALIBRATION_IMAGES = 32  # evenly spread over the folder: more adds minutes, hardly accuracy
+
+
+def calibration_images(folder):
+    """Up to MAX_CALIBRATION_IMAGES images of ``folder`` (name order, evenly spread) as uint8 RGB frames of the
+    calibration size."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ExportError(f"{folder}: no such folder (--calibrate takes a folder of images)")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ExportError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) to calibrate on")
+    step = max(1, -(-len(paths) // MAX_CALIBRATION_IMAGES))
+    h, w = CALIBRATION_SIZE
+    return [np.ascontiguousarray(cv2.resize(read_rgb(p), (w, h), interpolation=cv2.INTER_AREA))
+            for p in paths[::step]]
+
+
+def int8_agreement(model, fp32_graph, int8_graph, frame):
+    """How the int8 graph agrees with the fp32 one on ``frame`` (``model.settings.Agreement``)."""
+    from .selection import agreement  # here: it imports every backend
+
+    x = {"image": normalise(frame).numpy()}
+    reference, outputs = ([torch.from_numpy(o) for o in onnx_session(g).run(None, x)]
+                          for g in (fp32_graph, int8_graph))
+    return agreement(reference, outputs, model.tasks)
+
+
+def write_int8(model, fp32_graph, path, frames=None):
+    """Writes the int8 graph of ``fp32_graph`` to ``path``, calibrated on ``frames`` (uint8 RGB; None: the example
+    frames); returns its size in bytes, the number of calibration frames and the agreement with fp32 on the
+    first of them."""
+    calibrated = frames is not None
+    frames = calibration_frames(frames)
+    data = int8_graph(model, fp32_graph, frames)
+    measured = int8_agreement(model, fp32_graph, data, frames[0])
+    write_atomic(path, data)
+    if calibrated:  # the engine's int8 backends of this checkpoint run it from now on
+        keep_calibrated(model, data)
+    return len(data), len(frames), measured
+
+
+def build_parser():
+    parser = cli.parser("python -m model.export", __doc__, EXAMPLES)
+    parser.add_argument("checkpoint", metavar="CHECKPOINT", help=cli.checkpoint_help())
+    parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="where to write the fp32 ONNX graph")
+    parser.add_argument("--opset", type=int, default=OPSET, metavar="N", help="ONNX opset (default: %(default)s)")
+    parser.add_argument("--int8", nargs="?", const=True, metavar="INT8.onnx",
+                        help="also write the int8 graph, at INT8.onnx (default when given alone: OUT.int8.onnx "
+                             "beside the fp32 one)")
+    parser.add_argument("--calibrate", metavar="DIR",
+                        help="calibrate --int8 on the images in DIR (default: the example NYUDv2 and KITTI frames)")
+    return parser
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model.export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a checkpoint file (official release or this project's)")
-    parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="where to write the ONNX graph")
-    parser.add_argument("--opset", type=int, default=OPSET, help=f"ONNX opset (default {OPSET})")
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.calibrate and not args.int8:
+        parser.error("--calibrate needs --int8")
+    int8_path = Path(args.onnx).with_suffix(".int8.onnx") if args.int8 is True else args.int8
+    if int8_path and Path(int8_path).resolve() == Path(args.onnx).resolve():
+        parser.error("--int8 names the fp32 graph's own file; give it another name")
     try:
+        frames = calibration_images(args.calibrate) if args.calibrate else None  # a bad folder: nothing written
         model = load_model(args.checkpoint)
         data = export_onnx(model, opset=args.opset)
         error = verify(model, data)
         write_atomic(args.onnx, data)  # only a verified graph is written
-    except (CheckpointError, ExportError, OSError) as e:
+        sizes = ", ".join(f"{w}x{h}" for h, w in CHECK_SIZES)
+        print(f"wrote {args.onnx} ({len(data) / 1e6:.1f} MB, opset {args.opset}, outputs {', '.join(model.tasks)}); "
+              f"matches torch at {sizes} within {error:.1e} of each output's scale")
+        if int8_path:
+            size, count, measured = write_int8(model, data, int8_path, frames)
+            source = f"{count} images of {args.calibrate}" if args.calibrate else f"the {count} example frames"
+            guard = Guard()
+            verdict = "" if guard.passes(measured) else f"; below the engine's accuracy guard ({guard.describe()})"
+            print(f"wrote {int8_path} ({size / 1e6:.1f} MB, int8 QDQ, calibrated on {source}); on the first of "
+                  f"them: {measured.describe()}{verdict}")
+    except (CheckpointError, ExportError, QuantizationError, DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    sizes = ", ".join(f"{w}x{h}" for h, w in CHECK_SIZES)
-    print(f"wrote {args.onnx} ({len(data) / 1e6:.1f} MB, opset {args.opset}, outputs {', '.join(model.tasks)}); "
-          f"matches torch at {sizes} within {error:.1e} of each output's scale")
     return 0
 
 

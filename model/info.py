@@ -1,8 +1,13 @@
-"""``python -m model.info CHECKPOINT``: what a checkpoint file is."""
-import argparse
+"""``python -m model.info CHECKPOINT``: what a checkpoint is: its encoder, classes, tasks and size."""
 import sys
 
+from . import cli
 from .checkpoint import CheckpointError, load_model
+
+EXAMPLES = """
+python -m model.info nyud
+python -m model.info runs/train/best.ckpt
+"""
 
 
 def describe(model):
@@ -23,8 +28,8 @@ def describe(model):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model.info", description=__doc__)
-    parser.add_argument("checkpoint", help="path of a checkpoint file")
+    parser = cli.parser("python -m model.info", __doc__, EXAMPLES)
+    parser.add_argument("checkpoint", metavar="CHECKPOINT", help=cli.checkpoint_help())
     args = parser.parse_args(argv)
     try:
         model = load_model(args.checkpoint)

@@ -5,7 +5,9 @@ The first conv and the task heads stay in fp32: they hold few of the operations 
 int8 adds. The quantized graph runs in ONNX Runtime and OpenVINO alike. It is cached under a key made of the
 weights' hash, the calibration frames' hash, the recipe and ONNX Runtime's version, beside the checkpoint
 (``.NAME.int8-KEY.onnx``) or, where that folder is not writable or the network has no file, in
-``~/.cache/jointseg``; start-up then reads it instead of calibrating again.
+``~/.cache/jointseg`` (``$JOINTSEG_CACHE`` overrides both); start-up then reads it instead of calibrating again.
+A graph calibrated on the user's own frames (``python -m model.export NAME --int8 --calibrate DIR``) is kept
+as the checkpoint's calibrated one, which the engine then prefers to one calibrated on the example frames.
 """
 import hashlib
 import os
@@ -21,6 +23,7 @@ from .files import write_atomic
 RECIPE = "qdq-perchannel-u8s8-minmax-v1"
 CALIBRATION_SIZE = (480, 640)  # (H, W) the calibration frames are resized to
 USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jointseg"
+CACHE_ENV = "JOINTSEG_CACHE"
 
 
 class QuantizationError(RuntimeError):
@@ -43,15 +46,21 @@ def frames_hash(frames):
     return digest.hexdigest()
 
 
-def cache_path(model, frames):
+def cache_path(model, frames=None):
+    """Where the int8 graph of ``model`` calibrated on ``frames`` is kept; ``frames`` None: the graph calibrated
+    on the user's own frames."""
     import onnxruntime
 
-    key = hashlib.sha1("/".join((weights_hash(model), frames_hash(frames), RECIPE,
+    calibration = "calibrated" if frames is None else frames_hash(frames)
+    key = hashlib.sha1("/".join((weights_hash(model), calibration, RECIPE,
                                  onnxruntime.__version__)).encode()).hexdigest()[:16]
+    name = f"int8-{'calibrated-' if frames is None else ''}{key}.onnx"
     source = getattr(model, "source", None)
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / name
     if source and os.access(Path(source).parent, os.W_OK):
-        return Path(source).with_name(f".{Path(source).name}.int8-{key}.onnx")
-    return USER_CACHE / f"int8-{key}.onnx"
+        return Path(source).with_name(f".{Path(source).name}.{name}")
+    return USER_CACHE / name
 
 
 def calibration_frames(frames=None):
@@ -62,18 +71,30 @@ def calibration_frames(frames=None):
 
 
 def int8_graph(model, onnx_graph, frames=None):
-    """The int8 QDQ version of ``onnx_graph`` (bytes), from the cache or made now (a few seconds)."""
+    """The int8 QDQ version of ``onnx_graph`` (bytes), from the cache or made now (a few seconds). ``frames``
+    None: the one calibrated on the user's frames when there is one, else calibrated on the example frames."""
+    if frames is None and cache_path(model).is_file():
+        return cache_path(model).read_bytes()
     frames = calibration_frames(frames)
     path = cache_path(model, frames)
     if path.is_file():
         return path.read_bytes()
     data = quantize(onnx_graph, frames)
+    _keep(path, data)
+    return data
+
+
+def keep_calibrated(model, data):
+    """Keeps ``data`` as the int8 graph of ``model`` calibrated on the user's frames."""
+    _keep(cache_path(model), data)
+
+
+def _keep(path, data):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, data)
     except OSError:
         pass  # an unwritable cache costs the next start-up the calibration again, nothing else
-    return data
 
 
 def kept_in_fp32(graph):

@@ -31,8 +31,10 @@ def agreement(reference, outputs, tasks):
     depth_error = None
     if "depth" in ref:
         truth, got = ref["depth"].float().abs(), out["depth"].float().abs()
-        valid = truth > 1e-3
-        depth_error = ((got - truth).abs() / truth)[valid].median().item() if valid.any() else 0.0
+        # Relative to each pixel's depth, floored at a thousandth of the map's largest: near-zero depths (an
+        # untrained head) would otherwise divide by almost nothing.
+        floor = max(float(truth.max()) * 1e-3, 1e-12)
+        depth_error = ((got - truth).abs() / truth.clamp(min=floor)).median().item()
     return Agreement(labels, depth_error)
 
 

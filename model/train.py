@@ -3,11 +3,11 @@
     python -m model.train --config train.yaml [--epochs 50 --batch-size 6 ...]
     torchrun --nproc-per-node 4 -m model.train --config train.yaml
 
-Settings come from the defaults (``DEFAULTS``, shown by --help), then a YAML/JSON file (``--config``), then flags (``--batch-size`` sets
-``batch_size``). Writes into ``out``: ``best.ckpt`` and ``last.ckpt`` (the project's checkpoint format, loadable
-by ``load_model``), ``last.state`` (optimiser and schedule for ``--resume``), ``config.json``, ``log.csv`` and
-``curves.png``. Under torchrun every process trains on its share of each batch (``batch_size`` is per process) and
-only rank 0 validates and writes.
+Each setting comes from its default (shown below), else a YAML/JSON file (``--config``, keys as the flags with
+underscores: ``batch_size``), else its flag. Writes into ``--out``: ``best.ckpt`` and ``last.ckpt`` (checkpoints
+that ``run_demo.py --weights`` and every command here load), ``last.state`` (optimiser and schedule for
+``--resume``), ``config.json``, ``log.csv`` and ``curves.png``. Under torchrun every process trains on its share
+of each batch (``--batch-size`` is per process) and only rank 0 validates and writes.
 """
 import argparse
 import csv
@@ -28,17 +28,19 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from . import cli
 from . import postprocess as pp
 from .checkpoint import CheckpointError, atomic_torch_save, describe_state_dict, read_state_dict, save_checkpoint
 from .data import DataError, JointTransform, MultiTaskDataset, collate, load_samples
 from .datalist import ListError
 from .settings import resolve_device
 from .files import write_atomic, write_png
+from .encoders import ENCODERS
 from .encoders.imagenet import WeightsUnavailable, load_imagenet
 from .losses import DEFAULT_WEIGHTS, multitask_loss
 from .metrics import DepthMeter, NormalsMeter, SegmentationMeter
 from .network import LWRefineNet, build_model
-from .presets import generic_preset, get_preset
+from .presets import TASKS, generic_preset, get_preset, presets
 from .weights import WeightsError, resolve
 
 DEFAULTS = {
@@ -79,18 +81,28 @@ HELP = {
     "root": "folder the lists' paths are relative to (default: each list's folder)",
     "preset": "classes, colours and depth PNG scale of the data",
     "classes": "class names, for classes no preset has (overrides the preset's)",
-    "tasks": "segm, depth, normals (default: the preset's)",
+    "tasks": "tasks to train (default: the preset's)",
     "depth_png_scale": "ground-truth depth PNG value per metre (default: the preset's: NYUD 5000, KITTI 800)",
-    "encoder": "mobilenet_v2, resnet50, resnet101 or resnet152",
-    "pretrained": "imagenet (torchvision's weights) or none",
-    "init": "checkpoint path or catalogue name to start from; a new segmentation head if the classes differ",
+    "encoder": "the backbone",
+    "pretrained": "the encoder's start: torchvision's ImageNet weights, or none (random)",
+    "init": "where to start from; a new segmentation head if the classes differ",
     "out": "output folder",
     "batch_size": "per process",
     "crop": "square training crop in pixels (0: none)",
     "scale": "random scale range",
-    "lr_decoder": "decoder and heads",
-    "lr_step": "epochs between learning-rate decays by lr_gamma",
-    "loss_weights": "per task",
+    "lr_decoder": "learning rate of the decoder and heads",
+    "lr_step": "epochs between learning-rate decays by --lr-gamma",
+    "loss_weights": "per task, e.g. depth=1.0",
+    "epochs": "passes over the training data",
+    "lr_encoder": "learning rate of the encoder",
+    "momentum": "SGD momentum",
+    "weight_decay": "SGD weight decay",
+    "lr_gamma": "learning-rate decay factor",
+    "workers": "data-loading processes (per process)",
+    "seed": "random seed",
+    "device": "auto, cpu, cuda or cuda:N",
+    "flip": "random horizontal flips",
+    "progress": "progress bars",
     "amp": "fp16 mixed precision, on CUDA only",
     "sync_bn": "SyncBatchNorm across processes (CUDA only)",
     "freeze_bn": "BatchNorm on its running statistics (small batches, fine-tuning)",
@@ -128,25 +140,49 @@ def load_config(path):
     return data
 
 
+CHOICES = {"preset": tuple(presets()), "tasks": TASKS, "encoder": tuple(ENCODERS), "pretrained": ("imagenet", "none")}
+METAVARS = {"train": "LIST|DIR", "val": "LIST|DIR", "root": "DIR", "classes": "NAME", "init": "NAME|PATH",
+            "out": "DIR", "scale": "X", "depth_png_scale": "X", "device": "DEVICE"}
+EXAMPLES = """
+python -m model.train --train data/train.txt --val data/val.txt --preset nyud --out runs/nyud
+python -m model.train --config train.yaml --init nyud --epochs 20 --lr-encoder 1e-4   # fine-tune
+python -m model.train --config train.yaml --out runs/nyud --resume
+"""
+
+
+def _shown(default):
+    if isinstance(default, bool):
+        return "yes" if default else "no"
+    if isinstance(default, dict):
+        return " ".join(f"{k}={v:g}" for k, v in default.items())
+    if isinstance(default, list):
+        return " ".join(f"{v:g}" for v in default)
+    return default
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="YAML or JSON file of settings (flags override it)")
+    parser = cli.parser("python -m model.train", __doc__, EXAMPLES)
+    parser.add_argument("--config", metavar="FILE", help="YAML or JSON file of settings (flags override it)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     for key, default in DEFAULTS.items():
         flag = "--" + key.replace("_", "-")
-        value = "yes" if default is True else "no" if default is False else default
-        shown = {"help": " ".join(filter(None, (HELP.get(key), f"(default: {value})" if value is not None else "")))}
+        help_text = cli.checkpoint_help(HELP[key]) if key == "init" else HELP.get(key)
+        value = _shown(default)
+        shown = {"help": " ".join(filter(None, (help_text, f"(default: {value})" if value is not None else "")))}
+        if key in CHOICES and key != "tasks":
+            shown["choices"] = CHOICES[key]
         if isinstance(default, bool):
             parser.add_argument(flag, type=_boolean, metavar="yes|no", default=argparse.SUPPRESS, **shown)
         elif key in ("scale", "classes", "tasks"):
-            parser.add_argument(flag, nargs="+", default=argparse.SUPPRESS,
-                                type=float if key == "scale" else str, **shown)
+            parser.add_argument(flag, nargs="+", default=argparse.SUPPRESS, type=float if key == "scale" else str,
+                                metavar=METAVARS.get(key), choices=CHOICES.get(key), **shown)
         elif key == "loss_weights":
             parser.add_argument(flag, metavar="TASK=W", nargs="+", default=argparse.SUPPRESS, **shown)
         else:
             kind = float if key == "depth_png_scale" else type(default) if default is not None else str
-            parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, **shown)
+            metavar = METAVARS.get(key, None if key in CHOICES else "X" if kind is float else "N" if kind is int
+                                   else None)
+            parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=metavar, **shown)
     args = vars(parser.parse_args(argv))
     config = dict(DEFAULTS)
     if args.get("config"):

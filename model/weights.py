@@ -2,11 +2,6 @@
 
 The weights folder is ``<repo>/weights/`` unless ``JOINTSEG_WEIGHTS`` or ``--dir`` names another. Every file is
 checked against its git blob id (SHA-1 of ``b"blob <size>\\0" + content``), the id the hosting repositories show.
-
-    python -m model.weights list
-    python -m model.weights download nyud        # or: all
-    python -m model.weights verify [NAME]
-    python -m model.weights install PATH         # a file fetched elsewhere, for machines without internet
 """
 import argparse
 import copy
@@ -190,9 +185,10 @@ def _local_error(error, folder):
 
 def _print_list(folder):
     print(f"weights folder: {folder}")
-    rows = [(e["name"], e["preset"], "+".join(e["tasks"]),
-             "installed" if installed_path(e["name"], folder) else "not installed", str(folder / e["file"]))
-            for e in catalogue().values()]
+    rows = [("NAME", "PRESET", "TASKS", "STATUS", "FILE")]
+    rows += [(e["name"], e["preset"], "+".join(e["tasks"]),
+              "installed" if installed_path(e["name"], folder) else "not installed", str(folder / e["file"]))
+             for e in catalogue().values()]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
@@ -248,20 +244,34 @@ def _verify_cli(name, folder):
     return 1 if bad else 0
 
 
+EXAMPLES = f"""
+{CLI} list                        # the catalogue, and what is installed where
+{CLI} download nyud               # or: all
+{CLI} verify [NAME]               # installed files against their blob ids
+{CLI} install ExpNYUD_joint.ckpt  # a file fetched on a machine with internet
+"""
+
+
 def main(argv=None):
+    from . import cli  # here: model.cli names the catalogue through this module
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dir", metavar="FOLDER", default=argparse.SUPPRESS,
                         help=f"weights folder (default: ${ENV_VAR}, else {DEFAULT_DIR})")
-    parser = argparse.ArgumentParser(prog=CLI, parents=[common], description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.parser(CLI, __doc__, EXAMPLES, parents=[common])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("list", parents=[common], help="the catalogue, and what is installed where")
-    get = commands.add_parser("download", parents=[common], help="fetch and verify NAME, or all")
-    get.add_argument("name", metavar="NAME|all")
-    check = commands.add_parser("verify", parents=[common], help="check installed files against their blob ids")
-    check.add_argument("name", nargs="?", metavar="NAME")
-    put = commands.add_parser("install", parents=[common], help="copy a checkpoint obtained elsewhere, verified")
-    put.add_argument("path", metavar="PATH")
+    names = ", ".join(catalogue())
+    commands.add_parser("list", parents=[common], formatter_class=cli.HelpFormatter,
+                        help="the catalogue, and what is installed where")
+    get = commands.add_parser("download", parents=[common], formatter_class=cli.HelpFormatter,
+                              help="fetch and verify NAME, or all")
+    get.add_argument("name", metavar="NAME|all", help=f"a catalogue name ({names}) or all")
+    check = commands.add_parser("verify", parents=[common], formatter_class=cli.HelpFormatter,
+                                help="check installed files against their blob ids")
+    check.add_argument("name", nargs="?", metavar="NAME", help=f"one of {names} (default: all installed)")
+    put = commands.add_parser("install", parents=[common], formatter_class=cli.HelpFormatter,
+                              help="copy a checkpoint obtained elsewhere, verified")
+    put.add_argument("path", metavar="PATH", help="the downloaded file, e.g. ExpNYUD_joint.ckpt")
     args = parser.parse_args(argv)
     folder = weights_dir(getattr(args, "dir", None))
     try:

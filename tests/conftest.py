@@ -34,6 +34,15 @@ def read_video(path):
     return frames, fps
 
 
+@pytest.fixture(scope="session", autouse=True)
+def int8_cache(tmp_path_factory):
+    """int8 graphs made by the tests go to a temporary folder, never beside the repository's checkpoints."""
+    folder = tmp_path_factory.mktemp("int8-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JOINTSEG_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def reference_state_dict():
     return torch.load(REFERENCE_CKPT, map_location="cpu", weights_only=True)["state_dict"]

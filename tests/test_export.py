@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from model import build_model, load_model
-from model.export import ExportError, export_onnx, main, onnx_session, verify
+from model.backends.onnx_runtime import session as onnx_session
+from model.export import ExportError, export_onnx, main, verify
 from model.postprocess import normalise
 
 from .conftest import REFERENCE_CKPT

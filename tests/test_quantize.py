@@ -39,7 +39,9 @@ def test_int8_graph_is_quantized_with_first_conv_and_heads_kept(fitted_ckpt):
         assert convs[name].input[1] not in quantized_inputs
 
 
-def test_the_cache_is_reused_and_a_different_checkpoint_makes_a_new_one(tmp_path, fitted_ckpt, counted):
+def test_the_cache_is_reused_and_a_different_checkpoint_makes_a_new_one(tmp_path, fitted_ckpt, counted,
+                                                                       monkeypatch):
+    monkeypatch.delenv("JOINTSEG_CACHE")
     model = load_model(fitted_ckpt)
     first = tmp_path / "first.ckpt"
     save_checkpoint(model, first)
@@ -62,6 +64,7 @@ def test_the_cache_is_reused_and_a_different_checkpoint_makes_a_new_one(tmp_path
 
 
 def test_an_unwritable_checkpoint_folder_or_no_file_caches_in_the_user_folder(tmp_path, fitted_ckpt, monkeypatch):
+    monkeypatch.delenv("JOINTSEG_CACHE")
     monkeypatch.setattr(quantize, "USER_CACHE", tmp_path / "user")
     model = load_model(fitted_ckpt)
     assert quantize.cache_path(model, SMALL).parent == fitted_ckpt.parent  # beside the checkpoint
@@ -69,3 +72,35 @@ def test_an_unwritable_checkpoint_folder_or_no_file_caches_in_the_user_folder(tm
     assert quantize.cache_path(model, SMALL).parent == tmp_path / "user"
     model.source = None  # an untrained network: no file to sit beside
     assert quantize.cache_path(model, SMALL).parent == tmp_path / "user"
+
+
+def test_a_graph_calibrated_on_the_users_frames_is_preferred(tmp_path, fitted_ckpt, counted, monkeypatch):
+    monkeypatch.setenv("JOINTSEG_CACHE", str(tmp_path / "cache"))
+    model = load_model(fitted_ckpt)
+    graph = Exports(model).onnx()
+    mine = quantize.int8_graph(model, graph, frames((64, 80)))
+    quantize.keep_calibrated(model, mine)
+    assert quantize.int8_graph(model, graph) == mine and len(counted) == 1  # not calibrated again
+    assert quantize.cache_path(model).is_file()
+
+
+def test_export_with_calibration_frames_gives_the_engine_that_graph(tmp_path, fitted_ckpt, monkeypatch):
+    import cv2
+
+    monkeypatch.setenv("JOINTSEG_CACHE", str(tmp_path / "cache"))
+
+    from model.export import main
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(frames((60, 80))):
+        cv2.imwrite(str(folder / f"{i}.png"), frame[:, :, ::-1])
+    model = load_model(fitted_ckpt)
+    assert not quantize.cache_path(model).exists()
+    assert main([str(fitted_ckpt), "--onnx", str(tmp_path / "net.onnx"), "--int8", "--calibrate", str(folder)]) == 0
+    assert quantize.cache_path(model).read_bytes() == (tmp_path / "net.int8.onnx").read_bytes()
+
+
+def test_the_cache_folder_can_be_chosen(tmp_path, fitted_ckpt, monkeypatch):
+    monkeypatch.setenv("JOINTSEG_CACHE", str(tmp_path / "mine"))
+    assert quantize.cache_path(load_model(fitted_ckpt), SMALL).parent == tmp_path / "mine"

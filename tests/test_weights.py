@@ -355,8 +355,9 @@ def test_cli_list_on_an_empty_folder(tmp_path, monkeypatch, capsys):
     assert result.returncode == 0 and result.stderr == ""
     lines = result.stdout.splitlines()
     assert lines[0] == f"weights folder: {tmp_path}"
-    assert [line.split()[0] for line in lines[1:]] == NAMES
-    assert all("not installed" in line for line in lines[1:])
+    assert lines[1].split() == ["NAME", "PRESET", "TASKS", "STATUS", "FILE"]
+    assert [line.split()[0] for line in lines[2:]] == NAMES
+    assert all("not installed" in line for line in lines[2:])
     monkeypatch.setenv(weights.ENV_VAR, str(tmp_path))
     assert weights.main(["list", "--dir", str(tmp_path / "other")]) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"weights folder: {tmp_path / 'other'}"

@@ -1,4 +1,5 @@
-"""Headless processing: one output frame per input frame, saved maps, interruption and write failures."""
+"""Headless processing: one output frame per input frame, saved maps and point clouds, the annotation, the
+warm-up before the progress bar, interruption, and failures of the outputs and of the network."""
 import os
 import re
 import signal
@@ -9,16 +10,24 @@ import time
 import cv2
 import numpy as np
 import pytest
+import torch
+from plyfile import PlyData
 
 import app.headless as headless
 import app.video as app_video
+from app.compose import annotation_height
 from model import Predictor, load_model
+from model.intrinsics import Intrinsics
+from model.postprocess import depth_lut
+from model.selection import NetworkError
 from run_demo import main
 
-from .conftest import EXAMPLES, REFERENCE_CKPT, ROOT, read_rgb, read_video
+from ..conftest import EXAMPLES, REFERENCE_CKPT, ROOT, read_rgb, read_video
 
 H, W = 96, 128
 FPS = 12.5
+FAST = ["--size", "64", "--backend", "torch", "--precision", "fp32"]
+VIEW = (H + annotation_height(W), 4 * W, 3)  # input | segmentation | depth | normals, the annotation below
 
 
 def make_video(path, frames=30, fps=FPS):
@@ -45,11 +54,10 @@ def image_folder(tmp_path):
 def test_a_30_frame_video_gives_a_30_frame_mp4_at_its_rate(tmp_path):
     video = make_video(tmp_path / "in.mp4")
     out = tmp_path / "out.mp4"
-    assert main(["--no-gui", "--video", str(video), "--weights", str(REFERENCE_CKPT), "--size", "64",
-                 "--output", str(out)]) == 0
+    assert main(["--no-gui", "-i", str(video), "--weights", str(REFERENCE_CKPT), *FAST, "--output", str(out)]) == 0
     frames, fps = read_video(out)
     assert len(frames) == 30
-    assert frames[0].shape == (H, 4 * W, 3)  # input | segmentation | depth | normals
+    assert frames[0].shape == VIEW
     assert fps == pytest.approx(FPS, rel=1e-3)
     assert not list(tmp_path.glob(".*part*"))
 
@@ -57,25 +65,31 @@ def test_a_30_frame_video_gives_a_30_frame_mp4_at_its_rate(tmp_path):
 def test_images_give_one_png_each_named_after_them(tmp_path, image_folder):
     (image_folder / "corrupt.png").write_bytes(b"not an image")
     out = tmp_path / "out"
-    assert main(["--no-gui", "--images", str(image_folder), "--weights", str(REFERENCE_CKPT), "--size", "64",
+    assert main(["--no-gui", "--images", str(image_folder), "--weights", str(REFERENCE_CKPT), *FAST,
                  "--output", str(out), "--save-labels"]) == 0
     names = ["kitchen", "office", "stairs"]
     assert sorted(p.stem for p in out.glob("*.png")) == names
-    view = cv2.imread(str(out / "office.png"))
-    assert view.shape == (H, 4 * W, 3)
-    predictor = Predictor(load_model(REFERENCE_CKPT), size=64)
+    assert cv2.imread(str(out / "office.png")).shape == VIEW
+    predictor = Predictor(load_model(REFERENCE_CKPT), size=64, backend="torch", precision="fp32")
     for name in names:
         labels = cv2.imread(str(out / "labels" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
         expected = predictor(read_rgb(image_folder / f"{name}.png")).labels
         assert labels.dtype == np.uint8 and np.array_equal(labels, expected)
 
 
+def test_a_glob_names_the_outputs_after_its_files(tmp_path, image_folder):
+    out = tmp_path / "out"
+    assert main(["--no-gui", "-i", str(image_folder / "[ks]*.png"), "--weights", str(REFERENCE_CKPT), *FAST,
+                 "--output", str(out)]) == 0
+    assert sorted(p.stem for p in out.glob("*.png")) == ["kitchen", "stairs"]
+
+
 @pytest.mark.parametrize("kind", ["png", "npz"])
 def test_saved_depth_round_trips_the_metres(tmp_path, image_folder, metric_ckpt, kind):
     out = tmp_path / "out"
-    assert main(["--no-gui", "--images", str(image_folder), "--weights", str(metric_ckpt), "--size", "64",
+    assert main(["--no-gui", "--images", str(image_folder), "--weights", str(metric_ckpt), *FAST,
                  "--output", str(out), "--save-depth", kind]) == 0
-    predictor = Predictor(load_model(metric_ckpt), size=64)
+    predictor = Predictor(load_model(metric_ckpt), size=64, backend="torch", precision="fp32")
     for image in sorted(image_folder.glob("*.png")):
         metres = predictor(read_rgb(image)).depth
         assert metres.max() > 1.0  # real metres, not the near-zero output of the unscaled random head
@@ -88,13 +102,89 @@ def test_saved_depth_round_trips_the_metres(tmp_path, image_folder, metric_ckpt,
         assert np.abs(saved - metres).max() <= 0.001
 
 
+def test_point_clouds_of_every_nth_frame_hold_the_frames_points(tmp_path, image_folder, metric_ckpt, capsys):
+    out = tmp_path / "out"
+    assert main(["--no-gui", "--images", str(image_folder), "--weights", str(metric_ckpt), *FAST,
+                 "--output", str(out), "--save-ply", "2", "--hfov", "70"]) == 0
+    assert sorted(p.name for p in (out / "ply").iterdir()) == ["kitchen.ply", "stairs.ply"]  # frames 0 and 2
+    camera = Intrinsics.from_hfov(70, (H, W))
+    err = capsys.readouterr().err
+    assert err.count("point clouds: ") == 1 and camera.describe() in err
+    model = load_model(metric_ckpt)
+    result = Predictor(model, size=64, backend="torch", precision="fp32")(read_rgb(image_folder / "stairs.png"))
+    ply = PlyData.read(str(out / "ply" / "stairs.ply"))
+    vertex = ply["vertex"]
+    assert vertex.count == H * W  # every pixel: the metric head's depth is valid everywhere
+    rows, cols = np.divmod(np.arange(H * W), W)  # back-projected in raster order
+    z = result.depth.ravel()
+    np.testing.assert_allclose(vertex["z"], z, rtol=1e-6)
+    np.testing.assert_allclose(vertex["x"], (cols - camera.cx) * z / camera.fx, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(vertex["y"], (rows - camera.cy) * z / camera.fy, rtol=1e-5, atol=1e-6)
+    rgb = np.stack([vertex["red"], vertex["green"], vertex["blue"]], 1)
+    assert np.array_equal(rgb, result.frame.reshape(-1, 3))
+    assert np.array_equal(vertex["label"], result.labels.ravel())
+    assert f"class 1 {model.preset.classes[1]}" in ply.comments
+
+
+def test_the_view_is_annotated_unless_asked_not_to(tmp_path, image_folder):
+    for flags, shape in (([], VIEW), (["--no-annotate"], (H, 4 * W, 3))):
+        out = tmp_path / f"out{len(flags)}"
+        assert main(["--no-gui", "--images", str(image_folder), "--weights", str(REFERENCE_CKPT), *FAST,
+                     "--output", str(out), *flags]) == 0
+        view = cv2.cvtColor(cv2.imread(str(out / "office.png")), cv2.COLOR_BGR2RGB)
+        assert view.shape == shape
+        if not flags:
+            below_depth = {tuple(px) for px in view[H:, 2 * W:3 * W].reshape(-1, 3)}
+            assert len(below_depth & {tuple(c) for c in depth_lut()}) > W // 2  # the colour bar
+
+
+def test_the_warm_up_is_said_before_the_bar_starts(tmp_path, capsys):
+    assert main(["--no-gui", "-i", "synthetic", "--weights", str(REFERENCE_CKPT), *FAST, "--max-frames", "2"]) == 0
+    captured = capsys.readouterr()
+    err = captured.err
+    lines = [line for line in err.splitlines() if line]
+    assert lines[0] == "input: synthetic scene (640x480)"
+    assert lines[1].startswith("warming up at 640x480")
+    assert lines[2] == "running: CPU fp32, torch"
+    assert err.index("running: ") < err.index("%|")  # the progress bar comes after
+    assert captured.out.startswith("2 frames in ") and "CPU fp32, torch" in captured.out
+
+
+@pytest.mark.parametrize("error", [torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\n"
+                                                               "(details)"),
+                                   NetworkError("the network gives NaN/inf: a corrupt or diverged checkpoint")],
+                         ids=["cuda-oom", "network"])
+def test_a_frame_the_network_fails_on_stops_with_one_line_and_a_playable_video(tmp_path, monkeypatch, capsys,
+                                                                               error):
+    class FailingOnTheFourthFrame(Predictor):
+        calls = 0
+
+        def __call__(self, frame):
+            FailingOnTheFourthFrame.calls += 1
+            if FailingOnTheFourthFrame.calls == 4:
+                raise error
+            return super().__call__(frame)
+
+    monkeypatch.setattr(headless, "Predictor", FailingOnTheFourthFrame)
+    video = make_video(tmp_path / "in.mp4", frames=10)
+    out = tmp_path / "out.mp4"
+    assert main(["--no-gui", "-i", str(video), "--weights", str(REFERENCE_CKPT), *FAST, "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    message = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert message == [f"error: frame 4: {str(error).splitlines()[0]}; stopped after 3 frames, kept what was "
+                       f"written ({out})"]
+    assert "Traceback" not in err
+    frames, _ = read_video(out)
+    assert len(frames) == 3 and frames[0].shape == VIEW
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_run_leaves_a_playable_video(tmp_path, sig):
     video = make_video(tmp_path / "in.mp4", frames=10)
     out = tmp_path / "out.mp4"
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "run_demo.py"), "--no-gui", "--video", str(video), "--loop",
-         "--weights", str(REFERENCE_CKPT), "--size", "64", "--output", str(out)],
+         "--weights", str(REFERENCE_CKPT), *FAST, "--output", str(out)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     part = tmp_path / ".out.part.mp4"
     try:
@@ -112,7 +202,7 @@ def test_an_interrupted_run_leaves_a_playable_video(tmp_path, sig):
     assert process.returncode == 130, err
     written = int(re.search(r"stopped: (\d+) frames", err).group(1))
     frames, _ = read_video(out)
-    assert len(frames) == written > 0 and frames[0].shape == (H, 4 * W, 3)
+    assert len(frames) == written > 0 and frames[0].shape == VIEW
     assert not part.exists()
 
 
@@ -128,7 +218,7 @@ def test_a_full_disk_stops_with_a_message_and_keeps_a_playable_video(tmp_path, m
 
     monkeypatch.setattr(app_video.shutil, "disk_usage", filling)
     out = tmp_path / "out.mp4"
-    assert main(["--no-gui", "--video", str(video), "--weights", str(REFERENCE_CKPT), "--size", "64",
+    assert main(["--no-gui", "--video", str(video), "--weights", str(REFERENCE_CKPT), *FAST,
                  "--output", str(out)]) == 1
     err = capsys.readouterr().err
     assert "error: disk full" in err and "stopped after 4 frames" in err
@@ -141,7 +231,7 @@ def test_an_unwritable_output_is_a_one_line_error(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("a file where a folder should be")
     for output in (blocker / "out.mp4", blocker / "frames"):
-        assert main(["--no-gui", "--video", str(video), "--weights", str(REFERENCE_CKPT),
+        assert main(["--no-gui", "--video", str(video), "--weights", str(REFERENCE_CKPT), *FAST,
                      "--output", str(output)]) == 1
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: cannot create the folder") and "\n" not in err
@@ -157,7 +247,7 @@ def test_a_png_that_cannot_be_written_stops_the_run(tmp_path, image_folder, monk
         original(path, data)
 
     monkeypatch.setattr(headless, "write_file", failing)
-    assert main(["--no-gui", "--images", str(image_folder), "--weights", str(REFERENCE_CKPT), "--size", "64",
+    assert main(["--no-gui", "--images", str(image_folder), "--weights", str(REFERENCE_CKPT), *FAST,
                  "--output", str(out)]) == 1
     assert "error: disk full while writing" in capsys.readouterr().err
     assert [p.name for p in out.glob("*.png")] == ["kitchen.png"]
@@ -173,7 +263,7 @@ def test_without_weights_it_says_how_to_get_them(tmp_path, monkeypatch, capsys):
 
 def test_max_frames_stops_an_endless_source(tmp_path):
     out = tmp_path / "out"
-    assert main(["--no-gui", "--synthetic", "--weights", str(REFERENCE_CKPT), "--size", "64", "--max-frames", "3",
+    assert main(["--no-gui", "--synthetic", "--weights", str(REFERENCE_CKPT), *FAST, "--max-frames", "3",
                  "--output", str(out)]) == 0
     assert sorted(p.name for p in out.glob("*.png")) == ["000000.png", "000001.png", "000002.png"]
 
@@ -182,10 +272,10 @@ def test_images_of_other_sizes_are_fitted_into_the_video(tmp_path, image_folder)
     big = read_rgb(EXAMPLES / "ExpNYUD_three" / "000433.png")[:2 * H, :W]
     cv2.imwrite(str(image_folder / "tall.png"), cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
     out = tmp_path / "out.mp4"
-    assert main(["--no-gui", "--images", str(image_folder), "--weights", str(REFERENCE_CKPT), "--size", "64",
+    assert main(["--no-gui", "--images", str(image_folder), "--weights", str(REFERENCE_CKPT), *FAST,
                  "--output", str(out), "--fps", "5"]) == 0
     frames, fps = read_video(out)
-    assert len(frames) == 4 and {f.shape for f in frames} == {(H, 4 * W, 3)}
+    assert len(frames) == 4 and {f.shape for f in frames} == {VIEW}
     assert fps == pytest.approx(5)
 
 
@@ -201,7 +291,7 @@ def test_a_corrupt_frame_mid_file_is_skipped_with_a_warning(tmp_path, caplog):
     data[starts[15]:starts[16] - 8] = bytes(starts[16] - 8 - starts[15])  # frame 15 wiped
     video.write_bytes(bytes(data))
     out = tmp_path / "out.mp4"
-    assert main(["--no-gui", "--video", str(video), "--weights", str(REFERENCE_CKPT), "--size", "64",
+    assert main(["--no-gui", "--video", str(video), "--weights", str(REFERENCE_CKPT), *FAST,
                  "--output", str(out)]) == 0
     assert len(read_video(out)[0]) == 29
     assert any("frame 15 is unreadable" in r.getMessage() for r in caplog.records)
