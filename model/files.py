@@ -44,5 +44,7 @@ def write_png(path, image):
 
 
 def depth_millimetres(depth):
-    """Metres -> the usual 16-bit depth PNG values: millimetres, 0 = no depth, saturating at 65.535 m."""
+    """Metres -> the usual 16-bit depth PNG values: millimetres, 0 = no depth (also for NaN and inf), saturating
+    at 65.535 m."""
+    depth = np.where(np.isfinite(depth), depth, 0.0)
     return np.clip(np.rint(depth * 1000.0), 0, np.iinfo(np.uint16).max).astype(np.uint16)

@@ -12,7 +12,7 @@ from model.backends import Exports
 from model.postprocess import normalise
 from model.selection import agreement
 
-from .conftest import EXAMPLES, read_rgb
+from ..conftest import EXAMPLES, read_rgb
 
 CPU_PAIRS = [(cls.name, p) for cls in backends.REGISTRY.values() for p in cls.precisions.get("cpu", ())]
 

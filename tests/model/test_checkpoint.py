@@ -14,7 +14,7 @@ from model.info import main as info_main
 from model.train import ConfigError, create_model
 from run_demo import main as demo_main
 
-from .conftest import REFERENCE_CKPT
+from ..conftest import REFERENCE_CKPT
 
 
 def test_accepts_bare_and_module_prefixed_and_old_state_dicts(tmp_path, reference_state_dict):

@@ -13,7 +13,7 @@ import torch
 from model import Predictor, load_model
 from model.engine import network_size
 
-from .conftest import EXAMPLES, read_rgb
+from ..conftest import EXAMPLES, read_rgb
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]

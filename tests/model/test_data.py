@@ -10,7 +10,7 @@ from model.datalist import read_list
 from model.postprocess import MEAN, STD
 from model.presets import get_preset
 
-from .conftest import EXAMPLES
+from ..conftest import EXAMPLES
 
 K = 5
 NORMALS = np.array([[0.6, 0.0, -0.8], [-0.8, 0.6, 0.0], [0.36, 0.48, -0.8], [-0.6, -0.8, 0.0], [0.8, 0.0, -0.6]],

@@ -12,12 +12,12 @@ from torch import nn
 
 from model import build_model, get_preset, load_model
 from model.decoder import CRPBlock
-from model.engine import FrameError, Predictor, network_size
+from model.engine import FrameError, Predictor, as_rgb_frame, network_size
 from model.postprocess import normalise
 from model.selection import NetworkError
 from model.settings import SettingsError
 
-from .conftest import EXAMPLES, REFERENCE_CKPT, read_rgb
+from ..conftest import EXAMPLES, REFERENCE_CKPT, read_rgb
 
 
 def plain_release(model):
@@ -288,3 +288,63 @@ def test_close_survives_a_failed_gpu(monkeypatch, small_frame):
     predictor.close()
     gc.collect()
     assert runner() is None
+
+
+@pytest.mark.parametrize("h, w", [(32, 32), (479, 641), (101, 37)])
+def test_predictor_returns_frame_size_images(h, w, rng):
+    predictor = Predictor(load_model(REFERENCE_CKPT), device="cpu", precision="fp32", backend="torch")
+    result = predictor(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    for image in (result.segm_rgb, result.depth_rgb, result.normals_rgb):
+        assert image.shape == (h, w, 3) and image.dtype == np.uint8
+    assert result.labels.shape == result.depth.shape == (h, w)
+    assert result.depth.dtype == np.float32 and (result.depth >= 0).all()
+
+
+def test_predictor_labels_and_depth_follow_the_release(example_frame):
+    model = load_model(REFERENCE_CKPT)
+    with torch.no_grad():
+        segm, depth, _ = model(normalise(example_frame))
+    result = Predictor(model, device="cpu", precision="fp32")(example_frame)
+    up = torch.nn.functional.interpolate(segm, size=(480, 640), mode="bilinear", align_corners=False)
+    assert (result.labels == up.argmax(1)[0].numpy()).mean() > 0.999
+    d = torch.nn.functional.interpolate(depth, size=(480, 640), mode="bilinear", align_corners=False)
+    assert np.abs(result.depth - d.abs()[0, 0].numpy()).max() < 1e-4
+    assert np.array_equal(result.segm_rgb, model.preset.colours[result.labels])
+
+
+def test_frames_are_converted_or_refused(rng):
+    grey = rng.integers(0, 256, (40, 50), dtype=np.uint8)
+    assert as_rgb_frame(grey).shape == (40, 50, 3)
+    rgba = rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
+    assert np.array_equal(as_rgb_frame(rgba), rgba[:, :, :3])
+    with pytest.raises(FrameError, match="too small"):
+        as_rgb_frame(np.zeros((20, 50, 3), np.uint8))
+    with pytest.raises(FrameError, match="uint8"):
+        as_rgb_frame(np.zeros((40, 50, 3), np.float32))
+    with pytest.raises(FrameError, match="shape"):
+        as_rgb_frame(np.zeros((40, 50, 2), np.uint8))
+
+
+def test_size_policy_scales_the_long_side_keeping_aspect():
+    assert network_size((480, 640), None) == (480, 640)
+    assert network_size((480, 640), 320) == (240, 320)
+    assert network_size((1280, 720), 640) == (640, 360)
+
+
+@pytest.mark.parametrize("encoder, tasks", [("mobilenet_v2", ("segm", "depth", "normals")), ("resnet50", ("segm",))])
+def test_batchnorm_folding_keeps_the_outputs(encoder, tasks):
+    from model.backends.pytorch import TapConv, fold_batchnorm, inference_copy
+
+    model = random_model(encoder, tasks)
+    x = torch.randn(1, 3, 64, 96)
+    folded = inference_copy(model, "cpu", torch.float32)
+    assert not any(isinstance(m, nn.BatchNorm2d) for part in (folded, folded.encoder) for m in part.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original keeps its layers
+    thin = {t for t, head in folded.heads.items() if isinstance(getattr(head, head.name), TapConv)}
+    assert thin == ({"depth", "normals"} & set(tasks))  # the 40-class head stays one conv
+    with torch.no_grad():
+        for a, b in zip(model(x), folded(x)):
+            assert (a - b).abs().max() <= 1e-4 * a.abs().max()
+    assert fold_batchnorm(nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU())) is not None  # nothing to fold is fine
+    on_cuda_layout = inference_copy(model, "cpu", torch.float32, split_heads=False)
+    assert not any(isinstance(m, TapConv) for m in on_cuda_layout.modules())  # CUDA keeps the heads plain

@@ -14,7 +14,7 @@ from model.datalist import Sample
 from model.evaluate import CROPS, Evaluation, class_block, main
 from model.postprocess import normalise
 
-from .conftest import EXAMPLES, REFERENCE_CKPT, read_rgb
+from ..conftest import EXAMPLES, REFERENCE_CKPT, read_rgb
 
 NYUD = [(EXAMPLES / "ExpNYUD_three" / "000433.png", EXAMPLES / "ExpNYUD_three" / "segm_gt_000433.png",
          EXAMPLES / "ExpNYUD_three" / "depth_gt_000433.png", EXAMPLES / "ExpNYUD_three" / "norm_gt_000433.png"),

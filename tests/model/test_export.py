@@ -9,7 +9,7 @@ from model.backends.onnx_runtime import session as onnx_session
 from model.export import ExportError, export_onnx, main, verify
 from model.postprocess import normalise
 
-from .conftest import REFERENCE_CKPT
+from ..conftest import REFERENCE_CKPT
 
 
 @pytest.fixture(scope="module")

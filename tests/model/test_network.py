@@ -6,7 +6,7 @@ import torch
 from model import build_model, load_model
 from model.postprocess import normalise
 
-from .conftest import DATA, REFERENCE_CKPT, REFERENCE_OUTPUTS
+from ..conftest import DATA, REFERENCE_CKPT, REFERENCE_OUTPUTS
 
 
 def reference_keys(name):

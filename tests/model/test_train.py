@@ -16,7 +16,7 @@ from model.postprocess import normalise
 from model.train import (DEFAULTS, ConfigError, Trainer, create_model, main, param_groups, parse_args,
                          resolve_preset, sync_batchnorm, train)
 
-from .conftest import REFERENCE_CKPT, ROOT
+from ..conftest import REFERENCE_CKPT, ROOT
 from .test_data import write_pattern_sample
 
 

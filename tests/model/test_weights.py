@@ -21,7 +21,7 @@ from model import CheckpointError, load_model, presets
 from model import transfer, weights
 from model.weights import WeightsError
 
-from .conftest import REFERENCE_CKPT, ROOT
+from ..conftest import REFERENCE_CKPT, ROOT
 
 NAMES = ["nyud", "kitti", "nyud-kitti", "nyud-three"]
 PACING = {"slow": (4096, 0.05), "trickle": (1, 0.2)}  # kind -> (bytes, seconds between them)
