@@ -25,7 +25,7 @@ EXAMPLES = """examples:
 weights (-w): nyud, kitti, nyud-kitti, nyud-three (catalogue names) or a checkpoint file; get them
   with python -m model.weights download NAME (offline: python -m model.weights install PATH)
 in the window: Space pause, . step, 1/2/3 layouts, [ ] opacity, B backbone, M model, D device,
-  H fp16, S input size, R record, P snapshot, Ctrl+O open video; F1 lists every key
+  H precision, E backend, S input size, R record, P snapshot, Ctrl+O open video; F1 lists every key
 """
 BACKBONES = ("mobilenet_v2", "resnet50", "resnet101", "resnet152")
 HEADLESS_ONLY = {"output": "--output", "save_depth": "--save-depth", "save_labels": "--save-labels",

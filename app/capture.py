@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from PyQt5.QtCore import QObject, pyqtSignal
 
+from model.errors import first_line
+
 from .sources import SourceError, open_default_source
 
 SYNTHETIC_FPS = 30.0
@@ -124,7 +126,7 @@ class Capture(QObject):
             self.failed.emit(str(e))
             return
         except Exception as e:  # a backend error that is not a SourceError still ends here, in one line
-            self.failed.emit(f"{self.name}: cannot be opened ({e})")
+            self.failed.emit(f"{self.name}: cannot be opened ({first_line(e)})")
             return
         try:
             if not self._stop.is_set():
@@ -135,7 +137,7 @@ class Capture(QObject):
                 self.failed.emit(str(e))
         except Exception as e:
             if not self._stop.is_set():
-                self.failed.emit(f"{self.name}: {e}")
+                self.failed.emit(f"{self.name}: {first_line(e)}")
         finally:
             source.close()
 

@@ -3,6 +3,8 @@ backbone are on this machine, an untrained network that the window labels as suc
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from model import weights as catalogue_weights
 from model.checkpoint import load_model
 from model.network import build_model
@@ -11,6 +13,9 @@ from model.presets import get_preset
 BACKBONES = {"mobilenet_v2": "MobileNet-v2", "resnet50": "ResNet-50", "resnet101": "ResNet-101",
              "resnet152": "ResNet-152"}
 UNTRAINED_PRESET = "nyud"
+# The untrained network's weights are the same on every run, so that what is derived from them and cached on
+# disk under their hash (the int8 calibration) is made once, not at every start.
+UNTRAINED_SEED = 0
 
 
 @dataclass
@@ -53,6 +58,8 @@ def open_network(weights=None, backbone="mobilenet_v2", download=False, progress
         name = weights if weights in catalogue_weights.catalogue() else Path(path).name
         return Network(model, name, str(weights), model.encoder_name)
     preset = get_preset(UNTRAINED_PRESET)
-    model = build_model(backbone, preset.num_classes, preset.tasks).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(UNTRAINED_SEED)
+        model = build_model(backbone, preset.num_classes, preset.tasks).eval()
     model.preset = preset
     return Network(model, "untrained", None, backbone, untrained_warning(backbone))

@@ -1,7 +1,9 @@
 """Recording the composed view to MP4 and saving snapshots, on one writer thread (the GUI never waits on a disk).
 
-Every file appears atomically: written under a temporary name in the same folder, then renamed. A recording
-is finalised by ``stop_recording`` or ``close``, which the window calls on every exit.
+Results come at the network's resolution, as the window draws them; this thread makes them full size
+(``Result.at_full_size``) and composes the view, so that files hold the frame's resolution and the GUI thread
+does neither. Every file appears atomically: written under a temporary name in the same folder, then renamed.
+A recording is finalised by ``stop_recording`` or ``close``, which the pipeline calls on every exit.
 """
 import queue
 import threading
@@ -10,11 +12,13 @@ from pathlib import Path
 import numpy as np
 from PyQt5.QtCore import QObject, pyqtSignal
 
+from model.errors import first_line
 from model.files import depth_millimetres, write_png
 
+from .panels import composed_view
 from .video import VideoFile
 
-QUEUE_FRAMES = 32
+QUEUE_FRAMES = 8  # results waiting for the writer; each holds its raw network outputs until it is written
 
 
 class Recorder(QObject):
@@ -38,12 +42,13 @@ class Recorder(QObject):
         self.frames_queued = self.dropped = 0
         self._jobs.put(("open", Path(path), float(fps)))
 
-    def add_frame(self, image):
-        """Queues one composed RGB frame; a full queue drops it (counted) rather than stall the GUI."""
+    def add_frame(self, result, arrangement):
+        """Queues one result, to be recorded as ``arrangement`` shows it; a full queue drops it (counted)
+        rather than stall the GUI."""
         if not self.recording:
             return
         try:
-            self._jobs.put_nowait(("frame", image))
+            self._jobs.put_nowait(("frame", result, arrangement))
             self.frames_queued += 1
         except queue.Full:
             self.dropped += 1
@@ -53,9 +58,10 @@ class Recorder(QObject):
             self._jobs.put(("close",))
             self.recording = None
 
-    def snapshot(self, folder, stem, composite, result):
-        """Queues ``stem``_view.png (the composed view), _labels.png and, with depth, _depth_mm.png (16-bit)."""
-        self._jobs.put(("snapshot", Path(folder), stem, composite, result.labels, result.depth))
+    def snapshot(self, folder, stem, result, arrangement):
+        """Queues ``stem``_view.png (the view as ``arrangement`` shows it), _labels.png and, with depth,
+        _depth_mm.png (16-bit), all at the frame's resolution."""
+        self._jobs.put(("snapshot", Path(folder), stem, result, arrangement))
 
     def close(self, timeout=2.0):
         """Finalises any recording and joins the writer thread; True when it ended in time."""
@@ -69,7 +75,7 @@ class Recorder(QObject):
             try:
                 getattr(self, "_" + job[0])(*job[1:])
             except Exception as e:  # a full disk or an unwritable folder: said once, the app goes on
-                self.failed.emit(f"{job[0]} failed: {e}")
+                self.failed.emit(f"{job[0]} failed: {first_line(e)}")
                 if job[0] in ("open", "frame"):
                     self._finish()
 
@@ -78,9 +84,9 @@ class Recorder(QObject):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._video = VideoFile(path, fps)
 
-    def _frame(self, image):
+    def _frame(self, result, arrangement):
         if self._video is not None:
-            self._video.write(image)
+            self._video.write(composed_view(result, arrangement))
 
     def _close(self):
         self._finish()
@@ -95,12 +101,14 @@ class Recorder(QObject):
         else:
             self.failed.emit(f"{video.path}: nothing recorded (no frames arrived)")
 
-    def _snapshot(self, folder, stem, composite, labels, depth):
+    def _snapshot(self, folder, stem, result, arrangement):
+        result = result.at_full_size()
         folder.mkdir(parents=True, exist_ok=True)
         written = [folder / f"{stem}_view.png", folder / f"{stem}_labels.png"]
-        write_png(written[0], composite)
+        write_png(written[0], composed_view(result, arrangement))
+        labels = result.labels
         write_png(written[1], labels.astype(np.uint8 if labels.max(initial=0) < 256 else np.uint16))
-        if depth is not None:
+        if result.depth is not None:
             written.append(folder / f"{stem}_depth_mm.png")
-            write_png(written[2], depth_millimetres(depth))
+            write_png(written[2], depth_millimetres(result.depth))
         self.saved.emit(f"snapshot: {', '.join(p.name for p in written)} in {folder}")

@@ -1,323 +1,355 @@
-"""The widgets that draw results (pyqtgraph and numpy only, no torch): the image panels, the class legend,
-the depth colour bar and the performance readout with its rolling plots."""
-from collections import deque
+"""The image panels: input, segmentation, depth, normals or the blend, laid out to fill the view.
+
+One pyqtgraph scene holds every panel; ``grid`` places them as large as the view allows with the images'
+aspect ratio, each with its title above and its key below (the depth scale in metres under the depth panel,
+a shaded sphere under the normals). Panels are in frame pixels: the input at its own size, maps at the
+network's size stretched over the same rectangle, so that zoom, pan and the hover cross agree everywhere.
+"""
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5.QtCore import QSize, Qt, QTimer, pyqtSignal
-from PyQt5.QtGui import QColor, QFont, QIcon, QPixmap
-from PyQt5.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PyQt5.QtCore import QRectF, Qt, pyqtSignal
+from PyQt5.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPen, QPixmap
+from PyQt5.QtWidgets import QGraphicsObject, QGraphicsSimpleTextItem
 
-from .compose import blend
+from model.postprocess import depth_lut
 
-PANELS = ("input", "segmentation", "depth", "normals", "blend")
-SINGLE_CHOICES = ("input", "segmentation", "depth", "normals")
-LAYOUTS = ("side", "blend", "single")
-RESULT_FIELDS = {"input": "frame", "segmentation": "segm_rgb", "depth": "depth_rgb", "normals": "normals_rgb"}
-TITLE_COLOUR = "#d8dee9"
-HISTORY = 240  # samples in the rolling plots
+from . import theme
+from .panels import PANEL_TITLES, PANELS, Arrangement, normals_key, panel_image, visible_panels
 
-
-def panel_image(result, name, opacity=0.5):
-    """The RGB image panel ``name`` shows for ``result``, or None when the model lacks that output."""
-    if name == "blend":
-        return blend(result.frame, result.segm_rgb, opacity)
-    return getattr(result, RESULT_FIELDS[name])
+GAP = 10  # pixels between and around panels
+TITLE_H = 22
+KEY_H = 40  # the row under the depth and normals panels
+KEYED = ("depth", "normals")
 
 
-def visible_panels(result, layout, single):
-    """The panel names a layout shows, in order, for a model with or without depth and normals."""
-    if layout == "blend":
-        return ["blend"]
-    present = [n for n in SINGLE_CHOICES if result is None or panel_image(result, n) is not None]
-    if layout == "single":
-        return [single if single in present else present[0]]
-    return present
+@dataclass(frozen=True)
+class Cell:
+    """Where one panel goes, in view pixels: (x, y, width, height) of its title, image and key."""
+
+    title: tuple
+    image: tuple
+    key: tuple
+
+
+def grid(count, aspect, width, height, keyed=(), gap=GAP, title_h=TITLE_H, key_h=KEY_H):
+    """Cells for ``count`` panels showing images of ``aspect`` (width / height) in a ``width`` x ``height``
+    view: the rows x columns that give the largest images (of those within 5 % of the largest, the one with
+    the fewest empty cells), centred. ``keyed``: the indices of panels with a key row under them (a row holds
+    one when any of its panels needs it)."""
+    options = []
+    for columns in range(1, count + 1):
+        rows = math.ceil(count / columns)
+        key_rows = [key_h if any(i in keyed for i in range(r * columns, (r + 1) * columns)) else 0
+                    for r in range(rows)]
+        image_h = (height - gap * (rows + 1) - rows * title_h - sum(key_rows)) / rows
+        image_w = min((width - gap * (columns + 1)) / columns, image_h * aspect)
+        if image_w > 0:
+            options.append((image_w, rows * columns - count, columns, rows, key_rows))
+    if not options:
+        return [Cell((0, 0, 0, 0), (0, 0, 1, 1), (0, 0, 0, 0)) for _ in range(count)]
+    largest = max(o[0] for o in options)
+    image_w, _, columns, rows, key_rows = min((o for o in options if o[0] >= 0.95 * largest),
+                                              key=lambda o: (o[1], -o[0]))
+    image_h = image_w / aspect
+    used_w = columns * image_w + (columns - 1) * gap
+    used_h = rows * (title_h + image_h) + sum(key_rows) + (rows - 1) * gap
+    x0, y = (width - used_w) / 2, (height - used_h) / 2
+    cells = []
+    for r in range(rows):
+        for c in range(columns):
+            if len(cells) == count:
+                break
+            x = x0 + c * (image_w + gap)
+            cells.append(Cell((x, y, image_w, title_h), (x, y + title_h, image_w, image_h),
+                              (x, y + title_h + image_h, image_w, key_rows[r])))
+        y += title_h + image_h + key_rows[r] + gap
+    return cells
 
 
 class ImagePanel:
-    """One titled image in a ViewBox, with a cross marking the hovered pixel."""
+    """One titled image in a ViewBox, in frame pixels, with a cross marking the hovered pixel."""
 
-    def __init__(self, name):
+    def __init__(self, name, scene):
         self.name = name
+        self.title = QGraphicsSimpleTextItem(PANEL_TITLES[name])
+        self.title.setBrush(QColor(theme.TEXT))
+        font = QFont()
+        font.setPointSize(10)
+        self.title.setFont(font)
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.0)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
-        self.marker_shadow = pg.ScatterPlotItem(symbol="+", size=19, pen=pg.mkPen("k", width=4), brush=None)
-        self.marker = pg.ScatterPlotItem(symbol="+", size=17, pen=pg.mkPen("w", width=2), brush=None)
-        for item in (self.marker_shadow, self.marker):
+        self.markers = [pg.ScatterPlotItem(symbol="+", size=19, pen=pg.mkPen("k", width=4), brush=None),
+                        pg.ScatterPlotItem(symbol="+", size=17, pen=pg.mkPen("w", width=2), brush=None)]
+        for item in self.markers:
             item.setZValue(10)
-            self.view.addItem(item)
-        self.shape = None
+            self.view.addItem(item, ignoreBounds=True)
+        for item in (self.title, self.view):
+            scene.addItem(item)
+        self.frame_hw = None  # (H, W) of the frame the image covers
+        self.set_visible(False)
 
-    def show(self, rgb):
-        self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
-        changed = rgb.shape[:2] != self.shape
-        self.shape = rgb.shape[:2]
+    def show(self, rgb, frame_hw):
+        """Draws ``rgb`` over the frame's rectangle; True when that rectangle changed."""
+        h, w = frame_hw
+        self.image.setImage(rgb, autoLevels=False, levels=(0, 255), rect=QRectF(0, 0, w, h))
+        changed, self.frame_hw = self.frame_hw != tuple(frame_hw), tuple(frame_hw)
         return changed
+
+    def place(self, cell):
+        x, y, width, _ = cell.title
+        self.title.setPos(x + (width - self.title.boundingRect().width()) / 2, y + 2)
+        self.view.setGeometry(QRectF(*cell.image))
+
+    def set_visible(self, visible):
+        self.title.setVisible(visible)
+        self.view.setVisible(visible)
 
     def mark(self, pixel):
         points = [] if pixel is None else [{"pos": (pixel[1] + 0.5, pixel[0] + 0.5)}]
-        self.marker_shadow.setData(points)
-        self.marker.setData(points)
+        for item in self.markers:
+            item.setData(points)
 
 
-class ImageViews(pg.GraphicsLayoutWidget):
-    """Side by side, blend or one large panel; a depth colour bar beside any depth panel. Emits the hovered
-    pixel as (row, col), or None when the pointer is over no image."""
+class DepthScale(QGraphicsObject):
+    """The depth colours on the preset's fixed range in metres, ticked, as wide as the depth panel."""
+
+    def __init__(self):
+        super().__init__()
+        self._w, self.max_depth = 200.0, 10.0
+        lut = depth_lut()
+        self.gradient = QPixmap.fromImage(QImage(lut.tobytes(), len(lut), 1, 3 * len(lut), QImage.Format_RGB888))
+
+    def set_range(self, max_depth):
+        self.max_depth = float(max_depth)
+        self.update()
+
+    def place(self, rect):
+        self.prepareGeometryChange()
+        self.setPos(rect[0], rect[1])
+        self._w = rect[2]
+
+    def boundingRect(self):
+        return QRectF(0, 0, self._w, KEY_H)
+
+    def paint(self, painter, option, widget=None):
+        bar = QRectF(0, 4, self._w, 12)
+        painter.drawPixmap(bar, self.gradient, QRectF(self.gradient.rect()))
+        painter.setPen(QPen(QColor(theme.TEXT)))
+        font = QFont()
+        font.setPointSize(8)
+        painter.setFont(font)
+        metrics = QFontMetricsF(font)
+        label_w = metrics.horizontalAdvance(f"{self.max_depth:g}.5 m") + 16  # the widest label and a gap
+        most = max(2, int(self._w // label_w))
+        step = next(s for s in (0.5, 1, 2, 5, 10, 20, 50, 100, 1e9) if self.max_depth / s <= most - 1)
+        for value in np.arange(0.0, self.max_depth + 1e-6, step):
+            x = self._w * value / self.max_depth
+            painter.drawLine(int(x), 16, int(x), 19)
+            text = f"{value:g} m" if value == 0 else f"{value:g}"
+            text_w = metrics.horizontalAdvance(text)
+            painter.drawText(QRectF(min(max(0.0, x - text_w / 2), self._w - text_w), 20, text_w + 1, 16),
+                             Qt.AlignLeft, text)
+
+
+class NormalsKey(QGraphicsObject):
+    """A sphere shaded with the normals panel's colouring: a surface has the colour of the sphere where the
+    sphere faces the same way."""
+
+    TEXT = "colour = the way a surface faces, as on this sphere"
+
+    def __init__(self):
+        super().__init__()
+        size = KEY_H - 4
+        rgba = normals_key(size)
+        self.sphere = QPixmap.fromImage(QImage(rgba.tobytes(), size, size, 4 * size, QImage.Format_RGBA8888))
+        self._w = 200.0
+
+    def place(self, rect):
+        self.prepareGeometryChange()
+        self.setPos(rect[0], rect[1])
+        self._w = rect[2]
+
+    def boundingRect(self):
+        return QRectF(0, 0, self._w, KEY_H)
+
+    def paint(self, painter, option, widget=None):
+        painter.drawPixmap(0, 2, self.sphere)
+        painter.setPen(QPen(QColor(theme.MUTED)))
+        font = QFont()
+        font.setPointSize(8)
+        painter.setFont(font)
+        left = self.sphere.width() + 8
+        painter.drawText(QRectF(left, 0, max(0.0, self._w - left), KEY_H),
+                         Qt.AlignVCenter | Qt.TextWordWrap, self.TEXT)
+
+
+class Banner(QGraphicsObject):
+    """A warning drawn over the top of a panel (untrained weights), not zoomed with it."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self._w, self._h = "", 200.0, 0.0
+        self._font = QFont()
+        self._font.setPointSize(9)
+        self._font.setBold(True)
+        self.setZValue(20)
+        self.setAcceptedMouseButtons(Qt.NoButton)
+
+    def set_text(self, text):
+        self.text = text
+        self.setVisible(bool(text))
+        self._measure()
+
+    def place(self, rect):
+        self.setPos(rect[0] + 6, rect[1] + 6)
+        self._w = max(40.0, rect[2] - 12)
+        self._measure()
+
+    def _measure(self):
+        self.prepareGeometryChange()
+        bounds = QFontMetricsF(self._font).boundingRect(QRectF(0, 0, self._w - 16, 1e4),
+                                                       Qt.TextWordWrap, self.text)
+        self._h = bounds.height() + 10
+
+    def boundingRect(self):
+        return QRectF(0, 0, self._w, self._h)
+
+    def paint(self, painter, option, widget=None):
+        painter.setPen(Qt.NoPen)
+        colour = QColor(theme.WARNING)
+        colour.setAlpha(225)
+        painter.setBrush(QBrush(colour))
+        painter.drawRoundedRect(self.boundingRect(), 4, 4)
+        painter.setPen(QPen(QColor("white")))
+        painter.setFont(self._font)
+        painter.drawText(self.boundingRect().adjusted(8, 5, -8, -5), Qt.TextWordWrap | Qt.AlignVCenter, self.text)
+
+
+class ImageViews(pg.GraphicsView):
+    """The panels an ``Arrangement`` shows for the newest result. Emits the hovered frame pixel as
+    (row, col), or None when the pointer is over no image."""
 
     hovered = pyqtSignal(object)
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setBackground("#15171c")
-        self.panels = {name: ImagePanel(name) for name in PANELS}
-        self.colour_bar = pg.ColorBarItem(values=(0, 10), width=12, interactive=False, orientation="horizontal",
-                                          colorMap=pg.colormap.get("plasma"), colorMapMenu=False)
-        axis = self.colour_bar.getAxis("bottom")
-        axis.setTextPen(TITLE_COLOUR)
-        axis.setLabel("depth (m)", color=TITLE_COLOUR)
-        axis.setStyle(hideOverlappingLabels=False)
-        self.colour_bar.setMaximumHeight(56)
-        # Small minimum and preferred widths: the bar must follow its column's width, never set it.
-        self.colour_bar.setMinimumWidth(60)
-        self.colour_bar.setPreferredWidth(60)
-        self.layout_mode, self.single = "side", "segmentation"
+        super().__init__(parent, background=theme.VIEW_BACKGROUND)
+        scene = self.scene()
+        self.panels = {name: ImagePanel(name, scene) for name in PANELS}
+        self.depth_scale, self.normals_key, self.banner = DepthScale(), NormalsKey(), Banner()
+        for item in (self.depth_scale, self.normals_key, self.banner):
+            item.setVisible(False)
+            scene.addItem(item)
+        self.arrangement = Arrangement()
         self.names = []
-        self.opacity = 0.5
         self.result = None
-        self.pixel = None
-        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.frame_hw = (480, 640)  # until the first result: the aspect panels are laid out for
         self.zoomed = False  # by hand: then resizes keep the user's zoom
         for panel in self.panels.values():
             panel.view.sigRangeChangedManually.connect(self._zoomed_by_hand)
-        for panel in self.panels.values():
-            panel.view.sigResized.connect(self._fit_heights)
-        depth_view = self.panels["depth"].view
-        depth_view.sigResized.connect(self._fit_colour_bar)
-        depth_view.sigRangeChanged.connect(self._fit_colour_bar)
-        self.arrange(None)
+        scene.sigMouseMoved.connect(lambda pos: self.hovered.emit(self.pixel_at(pos)))
+        self._arrange(None)
 
-    def set_depth_scale(self, lut, max_depth):
-        """The colour bar: the preset's fixed range in metres, drawn with the network's own depth LUT."""
-        self.colour_bar.setColorMap(pg.ColorMap(np.linspace(0, 1, len(lut)), lut))
-        self.colour_bar.setLevels((0.0, float(max_depth)))
-        step = next(s for s in (0.5, 1, 2, 5, 10, 20, 50, 100) if max_depth / s <= 10)
-        ticks = np.arange(0.0, max_depth + 1e-6, step)
-        self.colour_bar.getAxis("bottom").setTicks([[(float(t), f"{t:g}") for t in ticks], []])
+    def set_depth_scale(self, max_depth):
+        """The depth scale's fixed range in metres (the preset's)."""
+        self.depth_scale.set_range(max_depth)
 
-    def set_layout(self, layout, single=None):
-        self.layout_mode = layout
-        self.single = single or self.single
-        self.arrange(self.result)
+    def set_warning(self, text):
+        """A banner over the segmentation (or the top) panel; '' hides it."""
+        self.banner.set_text(text or "")
+        self._place()
+
+    def set_arrangement(self, arrangement):
+        self.arrangement = arrangement
         if self.result is not None:
             self.show_result(self.result)
+        else:
+            self._arrange(None)
 
-    def set_opacity(self, opacity):
-        self.opacity = opacity
-        if self.result is not None and "blend" in self.names:
-            self.panels["blend"].show(panel_image(self.result, "blend", opacity))
+    def show_result(self, result):
+        self.result = result
+        self._arrange(result)
+        resized = False
+        for name in self.names:
+            resized |= self.panels[name].show(panel_image(result, name, self.arrangement.opacity),
+                                              result.frame.shape[:2])
+        if tuple(result.frame.shape[:2]) != self.frame_hw:
+            self.frame_hw = tuple(result.frame.shape[:2])
+            self._place()
+        elif resized:
+            self.reset_zoom()
 
-    def arrange(self, result):
-        names = visible_panels(result, self.layout_mode, self.single)
+    def _arrange(self, result):
+        names = visible_panels(result, self.arrangement)
         if names == self.names:
             return
-        self.ci.clear()
         first = self.panels[names[0]].view
-        columns = 2 if len(names) == 4 else len(names)  # four panels in a 2 x 2 grid: each twice as large
-        for col in range(columns):
-            self.ci.layout.setColumnStretchFactor(col, 1)
-        for i, name in enumerate(names):
-            panel = self.panels[name]
-            row, col = 3 * (i // columns), i % columns
-            title = "segmentation over input" if name == "blend" else name
-            self.ci.addLabel(title, row=row, col=col, color=TITLE_COLOUR, size="11pt")
-            self.ci.addItem(panel.view, row=row + 1, col=col)
-            if name == "depth":
-                self.ci.addItem(self.colour_bar, row=row + 2, col=col)
-                self.ci.layout.setAlignment(self.colour_bar, Qt.AlignHCenter | Qt.AlignTop)
-        for panel in self.panels.values():  # zoom and pan together
-            link = first if panel.view is not first and panel.name in names else None
+        for panel in self.panels.values():
+            shown = panel.name in names
+            panel.set_visible(shown)
+            link = first if shown and panel.view is not first else None
             panel.view.setXLink(link)
             panel.view.setYLink(link)
         self.names = names
-        self.reset_zoom()
-        QTimer.singleShot(0, self._fit_colour_bar)  # once the layout has placed the panels
+        self.zoomed = False
+        self._place()
+
+    def _place(self):
+        """Lays the panels out for the view's size, and the keys and banner with them."""
+        h, w = self.frame_hw
+        keyed = [i for i, name in enumerate(self.names) if name in KEYED]
+        cells = grid(len(self.names), w / h, self.width(), self.height(), keyed)
+        for name, cell in zip(self.names, cells):
+            self.panels[name].place(cell)
+        for key, name in ((self.depth_scale, "depth"), (self.normals_key, "normals")):
+            key.setVisible(name in self.names)
+            if name in self.names:
+                key.place(cells[self.names.index(name)].key)
+        warned = next((n for n in ("segmentation", "blend") if n in self.names), self.names[0])
+        self.banner.place(cells[self.names.index(warned)].image)
+        if not self.zoomed:
+            self.reset_zoom()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if hasattr(self, "panels") and not self.closed:  # (Qt resizes it inside __init__ and after close)
+            self._place()
 
     def _zoomed_by_hand(self, *_):
         self.zoomed = True
 
-    def resizeEvent(self, event):
-        super().resizeEvent(event)
-        if hasattr(self, "zoomed") and not self.zoomed:  # (Qt resizes it once inside __init__ already)
-            QTimer.singleShot(0, self.reset_zoom)  # once the layout has placed the panels
-
     def reset_zoom(self):
-        """Back to the whole image, centred, following resizes (zooming or panning by hand stops that)."""
+        """The whole frame in every panel, following resizes (zooming or panning by hand stops that)."""
         self.zoomed = False
+        h, w = self.frame_hw
         for name in self.names:
-            view = self.panels[name].view
-            view.autoRange(padding=0)  # now, not at the next paint
-            view.enableAutoRange()
-
-    def show_result(self, result):
-        self.result = result
-        self.arrange(result)
-        resized = False
-        for name in self.names:
-            resized |= self.panels[name].show(panel_image(result, name, self.opacity))
-        if resized:
-            self._fit_heights()
-            self.reset_zoom()
-            self._fit_colour_bar()
-
-    def _fit_heights(self, *_):
-        """Each image panel no taller than its image at the column's width, so that the titles sit against the
-        images instead of at the top of a tall, mostly empty row."""
-        for name in self.names:
-            panel = self.panels[name]
-            if panel.shape is not None:
-                h, w = panel.shape
-                panel.view.setMaximumHeight(max(60.0, panel.view.width() * h / w))
-
-    def _fit_colour_bar(self, *_):
-        """The depth scale as wide as the depth image on screen."""
-        panel = self.panels["depth"]
-        if panel.shape is None:
-            return
-        size = panel.view.boundingRect()
-        h, w = panel.shape
-        self.colour_bar.setMaximumWidth(max(120.0, min(size.width(), size.height() * w / h)))
+            self.panels[name].view.setRange(QRectF(0, 0, w, h), padding=0)
 
     def shown_image(self, name):
-        """What panel ``name`` shows now (None when hidden); for tests and snapshots."""
+        """What panel ``name`` shows now (None when hidden)."""
         if name not in self.names:
             return None
         return self.panels[name].image.image
 
     def mark(self, pixel):
-        self.pixel = pixel
         for name in self.names:
             self.panels[name].mark(pixel)
 
     def pixel_at(self, scene_pos):
-        """(row, col) of the image pixel under a scene position, or None."""
+        """(row, col) of the frame pixel under a scene position, or None."""
         for name in self.names:
             panel = self.panels[name]
-            if panel.shape is None or not panel.view.sceneBoundingRect().contains(scene_pos):
+            if panel.frame_hw is None or not panel.view.sceneBoundingRect().contains(scene_pos):
                 continue
             point = panel.view.mapSceneToView(scene_pos)
             row, col = int(np.floor(point.y())), int(np.floor(point.x()))
-            if 0 <= row < panel.shape[0] and 0 <= col < panel.shape[1]:
+            if 0 <= row < panel.frame_hw[0] and 0 <= col < panel.frame_hw[1]:
                 return row, col
         return None
-
-    def _mouse_moved(self, scene_pos):
-        self.hovered.emit(self.pixel_at(scene_pos))
 
     def leaveEvent(self, event):
         self.hovered.emit(None)
         super().leaveEvent(event)
-
-
-def swatch(colour, size=14):
-    pixmap = QPixmap(size, size)
-    pixmap.fill(QColor(*[int(c) for c in colour]))
-    return QIcon(pixmap)
-
-
-def class_shares(labels, num_classes):
-    """Fraction of the frame per class index."""
-    counts = np.bincount(labels.ravel(), minlength=num_classes)[:num_classes]
-    return counts / max(labels.size, 1)
-
-
-class Legend(QListWidget):
-    """The classes present in the frame, largest first, with their colours and shares of the frame."""
-
-    MIN_SHARE = 0.001  # classes under 0.1 % of the frame are noise in a legend
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setIconSize(QSize(14, 14))
-        self.setSelectionMode(QListWidget.NoSelection)
-        self.setFocusPolicy(Qt.NoFocus)
-        self.classes = []  # class indices shown, in order
-        self.class_names = []
-        self.highlighted = None
-
-    def update_classes(self, labels, preset):
-        shares = class_shares(labels, preset.num_classes)
-        order = [int(i) for i in np.argsort(-shares, kind="stable") if shares[i] >= self.MIN_SHARE]
-        if order != self.classes:
-            self.clear()
-            for index in order:
-                item = QListWidgetItem(swatch(preset.colours[index]), "")
-                item.setData(Qt.UserRole, index)
-                self.addItem(item)
-            self.classes = order
-            self.class_names = [preset.classes[i] for i in order]
-        for row, index in enumerate(order):
-            self.item(row).setText(f"{preset.classes[index]}  {100 * shares[index]:.1f} %")
-        self.highlight(self.highlighted)
-
-    def highlight(self, index):
-        """Bold the class under the pointer."""
-        self.highlighted = index
-        for row in range(self.count()):
-            item = self.item(row)
-            font = item.font()
-            font.setBold(item.data(Qt.UserRole) == index)
-            item.setFont(font)
-
-
-
-class PerformancePanel(QWidget):
-    """A text readout and two small rolling plots (frame rates; latency), which can be hidden."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.readout = QLabel("waiting for frames")
-        self.readout.setTextFormat(Qt.RichText)
-        font = QFont("DejaVu Sans Mono")
-        font.setStyleHint(QFont.Monospace)
-        font.setPointSize(9)
-        self.readout.setFont(font)
-        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.fps_plot = self._plot("frames / s")
-        self.latency_plot = self._plot("ms")
-        colours = {"display": "#88c0d0", "inference": "#ebcb8b", "network": "#a3be8c", "end to end": "#bf616a"}
-        self.curves = {name: (self.fps_plot if name in ("display", "inference") else self.latency_plot).plot(
-            pen=pg.mkPen(colour, width=1.5), name=name, antialias=True) for name, colour in colours.items()}
-        self.history = {name: deque(maxlen=HISTORY) for name in self.curves}
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.readout)
-        layout.addWidget(self.fps_plot)
-        layout.addWidget(self.latency_plot)
-
-    @staticmethod
-    def _plot(unit):
-        plot = pg.PlotWidget(background="#15171c")
-        plot.setMinimumHeight(90)
-        plot.setMaximumHeight(130)
-        plot.setMenuEnabled(False)
-        plot.setMouseEnabled(False, False)
-        plot.hideButtons()
-        plot.getAxis("bottom").setStyle(showValues=False)
-        plot.setLabel("left", unit, color=TITLE_COLOUR)
-        plot.addLegend(offset=(4, 2), labelTextSize="8pt", brush=(21, 23, 28, 180))
-        plot.setLimits(yMin=0)
-        plot.enableAutoRange(axis="y")
-        return plot
-
-    def set_plots_visible(self, visible):
-        self.fps_plot.setVisible(visible)
-        self.latency_plot.setVisible(visible)
-
-    def add_sample(self, **values):
-        for name, value in values.items():
-            self.history[name].append(value)
-        for name, curve in self.curves.items():
-            if self.history[name]:
-                curve.setData(np.asarray(self.history[name], dtype=float))

@@ -1,39 +1,56 @@
-"""The inference worker: a QObject living on its own QThread that runs the predictor on the newest frame.
+"""The inference worker: a QObject on its own QThread that runs the predictor on the newest frame.
 
-Everything slow happens here, off the GUI thread: loading a checkpoint, building a backbone, moving the
-network to another device or precision. The GUI polls ``latest()`` on its timer; rare events (a network is
-ready, an error, progress) arrive as signals.
+Everything slow happens here, off the GUI thread: opening a checkpoint, building a network, preparing a
+predictor (the backend race, int8 calibration, the warm-up). A requested change is built and warmed up while
+the running predictor stays in place, and replaces it only once it has worked: when it fails, what ran before
+goes on, and ``running`` says so again, so that the window shows the settings that really run.
 """
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 
-from model.engine import Predictor, network_size
-from model.settings import RunSettings
-from model.postprocess import depth_lut
+from model.engine import Predictor
+from model.errors import first_line
+from model.settings import Applied, RunSettings
 
 from .networks import BACKBONES, open_network
 
 RATE_WINDOW_S = 8.0
+SAFE = {"device": "cpu", "precision": "fp32", "backend": "torch"}  # needs nothing but torch on the CPU
 
 
-def cuda_available():
-    return torch.cuda.is_available()
+@dataclass(frozen=True)
+class Request:
+    """A network and how to run it, as the user asks for them."""
 
-
-@dataclass
-class Config:
-    weights: str | None = None  # catalogue name or path; None: the backbone's installed or untrained network
+    weights: str | None = None  # catalogue name or checkpoint path; None: the backbone's installed, or untrained
     backbone: str = "mobilenet_v2"
-    device: str = "auto"  # auto | cuda | cpu
-    half: bool | None = None  # None: fp16 on CUDA, fp32 on the CPU
-    size: int | None = None  # long side the network sees; None: the frame's own
-    backend: str = "auto"  # CPU backend: auto | torch | onnxruntime
-    download: bool = False
+    settings: RunSettings = field(default_factory=RunSettings)
+    download: bool = False  # fetch missing catalogue weights
+
+
+@dataclass(frozen=True)
+class Running:
+    """The network that runs, and how."""
+
+    name: str  # a catalogue name, a checkpoint's file name, or "untrained"
+    weights: str | None  # what opens it again; None when untrained
+    backbone: str
+    warning: str | None  # set when its outputs mean nothing (untrained)
+    preset: object
+    tasks: tuple
+    applied: Applied  # what the predictor runs (it changes once, when the first frame chooses)
+    settings: RunSettings  # what was asked for
+    chosen: bool = False  # whether ``applied`` is the choice made (else what was asked, until the first frame)
+    notice: str | None = None  # why what runs differs from what was asked, when that is news to the user
+
+    @property
+    def request(self):
+        return Request(self.weights, self.backbone, self.settings)
 
 
 @dataclass
@@ -41,8 +58,7 @@ class Output:
     result: object  # model.engine.Result
     index: int  # the frame's position in its stream
     captured: float  # perf_counter() when the frame was read
-    network_hw: tuple  # (H, W) the network saw
-    description: str  # device, precision and backend that ran it
+    warmed: bool = False  # the predictor was prepared for this frame: its latency includes that
 
 
 class RateMeter:
@@ -64,30 +80,45 @@ class RateMeter:
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
 
 
-class DownloadCancelled(Exception):
-    pass
+class Stopped(Exception):
+    """Raised from a progress callback to abandon a download or a warm-up."""
 
 
 class InferenceWorker(QObject):
-    ready = pyqtSignal(dict)  # a network is loaded: see _describe()
-    busy = pyqtSignal(str)  # what is being loaded ("" when done)
+    running = pyqtSignal(object)  # Running: after each change, after a failed one, and when the predictor moved
+    progress = pyqtSignal(float, str)  # fraction done (negative: unknown) and what is happening; "" when done
     downloading = pyqtSignal(object, object)  # bytes done, bytes in all (-1 while unknown)
-    failed = pyqtSignal(str)  # one line; the previous network keeps running
+    failed = pyqtSignal(str)  # one line
+    _requested = pyqtSignal()  # queued to this object's thread
 
     def __init__(self, slot):
         super().__init__()
         self.slot = slot
-        self.config = None
-        self.network = None
-        self.predictor = None
+        self.network = self.predictor = self.current = None
         self.rate = RateMeter()
+        self._network_key = None  # the (weights, backbone) asked for that gave self.network
+        self._pending = None
         self._latest = None
         self._last_frame = None
+        self._last_error = None
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        self._stopping = threading.Event()
+        self._requested.connect(self._apply_pending)
+
+    # ---- from any thread ------------------------------------------------------------------------------------
+    def request(self, request):
+        """Asks for another network or settings; of the requests not yet started, only the newest is applied."""
+        with self._lock:
+            self._pending = request
+        self._requested.emit()
 
     def cancel_download(self):
-        """Called from the GUI thread: the running download stops at its next chunk."""
+        self._cancel.set()
+
+    def stop(self):
+        """Abandons a download or warm-up under way (at its next progress report) and every later one."""
+        self._stopping.set()
         self._cancel.set()
 
     def latest(self):
@@ -100,115 +131,172 @@ class InferenceWorker(QObject):
         with self._lock:
             return self.rate.rate()
 
-    @pyqtSlot(object)
-    def configure(self, config):
-        """Loads what ``config`` asks for, reusing what it can; then reruns the last frame (seen while paused)."""
-        old = self.config
+    # ---- on the worker's thread -----------------------------------------------------------------------------
+    @pyqtSlot()
+    def _apply_pending(self):
+        with self._lock:
+            request, self._pending = self._pending, None
+        if request is not None:
+            self.apply(request)
+
+    def apply(self, request):
+        """Builds and warms up what ``request`` asks for, then puts it in place of what runs."""
+        current, key = self.current, (request.weights, request.backbone)
+        self._last_error = None
+        network = None
         try:
-            if self.network is None or old is None or (config.weights, config.backbone) != (old.weights,
-                                                                                             old.backbone):
-                self.busy.emit(self._loading_text(config))
-                self._cancel.clear()
-                network = open_network(config.weights, config.backbone, config.download, self._download_progress)
-                self._close_predictor()  # the old network's memory goes before the new one moves to a device
-                self.network = network
-            if self.predictor is None or (config.device, config.half, config.backend) != (
-                    old.device, old.half, old.backend):
-                self.busy.emit(f"preparing {self.network.name} ({config.device})")
-                self._close_predictor()
-                self.predictor = Predictor(self.network.model, self._settings(config))
-            self.predictor.size = config.size
-            if self._last_frame is not None:  # backend choice, cuDNN search, CUDA graph: now, with progress
-                self.predictor.warmup(self._last_frame.image.shape[:2], lambda _, text: self.busy.emit(text))
-            self.config = config
-        except Exception as e:  # CheckpointError, WeightsError, RuntimeError (CUDA absent), out of memory
-            self.busy.emit("")
-            self.failed.emit(_one_line(e))
+            network = self._network_for(request)
+            if network is self.network and current is not None and same_predictor(request.settings,
+                                                                                   current.settings):
+                self.predictor.size = request.settings.size  # read per frame: nothing to rebuild
+                self._install(network, key, self.predictor, request.settings)
+            else:
+                self._install(network, key, self._prepared(network, request.settings), request.settings)
+        except Exception as e:  # CheckpointError, WeightsError, SettingsError, NetworkError, out of memory...
+            if self._stopping.is_set():
+                return
+            self._say_failed(first_line(e))
             if self.predictor is None:
-                self._recover(old, config.backbone)
+                self._recover(request, network)
+            else:
+                self.progress.emit(1.0, "")
+                self.running.emit(self.current)  # what runs is unchanged: the controls go back to it
             return
-        self.busy.emit("")
-        self.ready.emit(self._describe())
+        self.progress.emit(1.0, "")
+        self.running.emit(self.current)
+        self._rerun_last_frame()
+
+    def _network_for(self, request):
+        """The network ``request`` names: the one loaded when it is that one, else opened now."""
+        key = (request.weights, request.backbone)
+        if self.network is not None and key in (self._network_key, (self.network.weights, self.network.backbone)):
+            return self.network
+        self.progress.emit(-1.0, f"loading {request.weights}" if request.weights
+                           else f"building {BACKBONES.get(request.backbone, request.backbone)}")
+        self._cancel.clear()
+        return open_network(request.weights, request.backbone, request.download, self._download_progress)
+
+    def _prepared(self, network, settings):
+        """A predictor for ``network``, warmed up for the frames that come (when one was seen)."""
+        self.progress.emit(-1.0, f"preparing {network.name}")
+        predictor = Predictor(network.model, settings, resolution="network")
         if self._last_frame is not None:
-            self._infer(self._last_frame)
+            try:
+                self._warm_up(predictor, self._last_frame.image.shape[:2])
+            except BaseException:
+                predictor.close()
+                raise
+        return predictor
 
-    def _settings(self, config):
-        precision = {None: "auto", True: "fp16", False: "fp32"}[config.half]
-        backend = config.backend if config.device == "cpu" or not cuda_available() else "auto"
-        return RunSettings(config.device, precision, backend, config.size)
+    def _warm_up(self, predictor, frame_size):
+        def report(fraction, message):
+            if self._stopping.is_set():
+                raise Stopped("stopped")
+            self.progress.emit(fraction, message)
 
-    def _close_predictor(self):
-        if self.predictor is not None:
-            self.predictor.close()
-            self.predictor = None
+        predictor.warmup(frame_size, report)
 
-    def close(self):
-        """Frees the network now; called on the worker's thread as it stops."""
-        self._close_predictor()
-        self.network = None
+    def _install(self, network, key, predictor, settings):
+        old, self.predictor = self.predictor, predictor
+        if old is not None and old is not predictor:
+            old.close()
+        self.network, self._network_key = network, key
+        self.current = Running(network.name, network.weights, network.backbone, network.warning,
+                               network.model.preset, tuple(network.model.tasks), predictor.applied, settings,
+                               predictor.chosen, notice(predictor.applied, predictor.chosen))
 
-    def _recover(self, old, backbone):
-        """After a failure with nothing running: the previous network and settings, else the backbone's own
-        (installed or untrained) network on the default device, so that frames keep flowing."""
-        old = old or Config(backbone=backbone)
-        try:
-            if self.network is None:
-                self.network = open_network(None, old.backbone)
-            self.predictor = Predictor(self.network.model, self._settings(old))
-            self.config = replace(old, weights=self.network.weights, backbone=self.network.backbone)
-        except Exception as e:
-            self.failed.emit(_one_line(e))
+    def _recover(self, request, network=None):
+        """With nothing running after a failure: the requested ``network`` (when it opened) on the CPU in fp32
+        with PyTorch, else the backbone's untrained network, so that frames keep flowing and the window says
+        what runs."""
+        settings = replace(request.settings, **SAFE)
+        options = [((None, request.backbone), lambda: open_network(None, request.backbone))]
+        if network is not None:
+            options.insert(0, ((request.weights, request.backbone), lambda: network))
+        for key, make in options:
+            try:
+                network = make()
+                self._install(network, key, self._prepared(network, settings), settings)
+            except Exception as e:
+                if self._stopping.is_set():
+                    return
+                self._say_failed(first_line(e))
+                continue
+            self.progress.emit(1.0, "")
+            self.running.emit(self.current)
+            self._rerun_last_frame()
             return
-        self.ready.emit(self._describe())
+        self.progress.emit(1.0, "")
 
     @pyqtSlot()
     def process(self):
         frame = self.slot.take()
-        if frame is not None:
-            self._last_frame = frame
-            self._infer(frame)
-
-    def _infer(self, frame):
-        if self.predictor is None:
+        if frame is None or self.predictor is None:
+            if frame is not None:
+                self._last_frame = frame
             return
+        self._last_frame = frame
+        warmed = not self.predictor.chosen
+        if warmed:  # the first frame: the backend race, int8 calibration, warm-up, reported as they go
+            try:
+                self._warm_up(self.predictor, frame.image.shape[:2])
+            except Exception as e:
+                if self._stopping.is_set():
+                    return
+                self._say_failed(first_line(e))
+                request = self.current.request
+                self.predictor.close()
+                self.predictor = self.current = None
+                self._recover(request, self.network)
+                return
+            self.progress.emit(1.0, "")
+        self._infer(frame, warmed)
+
+    def _infer(self, frame, warmed=False, captured=None):
         try:
             result = self.predictor(frame.image)
-        except Exception as e:
-            self.failed.emit(f"inference failed: {_one_line(e)}")
+        except Exception as e:  # FrameError, NetworkError: said once, the stream goes on
+            self._say_failed(f"inference failed: {first_line(e)}")
             return
-        output = Output(result, frame.index, frame.captured,
-                        network_size(frame.image.shape[:2], self.predictor.size), self.predictor.description)
+        self._last_error = None
+        if not self.current.chosen or result.applied != self.current.applied:  # chosen now, or moved
+            self.current = replace(self.current, applied=result.applied, chosen=True,
+                                   notice=notice(result.applied, True))
+            self.running.emit(self.current)
+        output = Output(result, frame.index, frame.captured if captured is None else captured, warmed)
         with self._lock:
             self._latest = output
-            self.rate.tick()
+            if not warmed:
+                self.rate.tick()
+
+    def _rerun_last_frame(self):
+        """After a change, the last frame again: a paused view shows the new network's answer."""
+        if self._last_frame is not None and self.predictor is not None and self.predictor.chosen:
+            self._infer(self._last_frame, warmed=True, captured=time.perf_counter())
+
+    def _say_failed(self, message):
+        if message != self._last_error:
+            self._last_error = message
+            self.failed.emit(message)
 
     def _download_progress(self, done, total):
         if self._cancel.is_set():
-            raise DownloadCancelled("download cancelled; nothing partial was kept")
+            raise Stopped("download cancelled; nothing partial was kept")
         self.downloading.emit(done, -1 if total is None else total)
 
-    @staticmethod
-    def _loading_text(config):
-        if config.weights:
-            return f"loading {config.weights}"
-        return f"building {BACKBONES.get(config.backbone, config.backbone)}"
-
-    def _describe(self):
-        network, predictor = self.network, self.predictor
-        return {
-            "name": network.name,
-            "weights": network.weights,
-            "backbone": network.backbone,
-            "warning": network.warning,
-            "preset": network.model.preset,
-            "tasks": tuple(network.model.tasks),
-            "device": predictor.applied.device,
-            "half": predictor.applied.precision == "fp16",
-            "description": predictor.description,
-            "depth_lut": depth_lut(),
-        }
+    def close(self):
+        """Frees the network now; called on the worker's thread as it stops."""
+        if self.predictor is not None:
+            self.predictor.close()
+        self.predictor = self.network = None
 
 
-def _one_line(error):
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+def notice(applied, chosen):
+    """``applied.reason`` when worth telling: before the choice it is only ever that the automatic device is
+    the CPU, which needs no word on a machine without a GPU."""
+    return applied.reason if chosen or torch.cuda.is_available() else None
+
+
+def same_predictor(a, b):
+    """Whether settings ``a`` and ``b`` need the same predictor: they differ in the input size at most."""
+    return replace(a, size=None) == replace(b, size=None)

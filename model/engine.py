@@ -141,8 +141,9 @@ class Predictor:
         self.preset, self.tasks = model.preset, model.tasks
         self.exports = backends.Exports(model, calibration)
         self.size = self.settings.size
-        self.device, reason = pick_device(self.settings.device)
-        self.applied = Applied(self.device.type, self.settings.precision, self.settings.backend, reason=reason)
+        self.device, self._device_reason = pick_device(self.settings.device)
+        self.applied = Applied(self.device.type, self.settings.precision, self.settings.backend,
+                               reason=self._device_reason)
         self.runner = None
         self.pipelines = None
         self._cpu_reason = None  # why a failed GPU gave way to the CPU
@@ -202,7 +203,7 @@ class Predictor:
             x = input_for(calibration_frame(self.preset, frame_hw), network_hw, self.device)
             self.runner, self.applied = choose(self.exports, self.settings, self.device, x, progress)
             self.applied = replace(self.applied, graphs=self.graphs and self.device.type == "cuda",
-                                   reason=self.applied.reason or self._cpu_reason)
+                                   reason=self.applied.reason or self._cpu_reason or self._device_reason)
         if self.graphs:
             images, stages = self._run_static(frame, network_hw)
             out_hw = frame_hw

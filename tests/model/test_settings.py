@@ -77,3 +77,15 @@ def test_flags_give_the_same_settings_everywhere():
     assert from_args(parser.parse_args([])) == RunSettings()
     with pytest.raises(SystemExit):
         parser.parse_args(["--backend", "tensorrt"])
+
+
+def test_the_reason_for_the_cpu_stays_after_the_choice(fake_gpu):
+    from model import Predictor
+    from model.examples import frames
+
+    from .test_engine import random_model
+
+    fake_gpu["capability"] = (6, 1)
+    predictor = Predictor(random_model(tasks=("segm", "depth")), backend="torch", precision="fp32")
+    predictor(frames((64, 96))[0])
+    assert predictor.applied.device == "cpu" and "sm_61" in predictor.applied.reason

@@ -1,0 +1,111 @@
+"""The text the window reads out (no Qt): what is under the pointer, and the rows of the Performance panel."""
+from dataclasses import dataclass
+from html import escape
+
+
+def map_pixel(pixel, frame_shape, map_shape):
+    """The (row, col) of a map of ``map_shape`` that covers frame pixel ``pixel`` of a frame of ``frame_shape``:
+    maps at the network's size are drawn stretched over the whole frame."""
+    (row, col), (fh, fw), (mh, mw) = pixel, frame_shape[:2], map_shape[:2]
+    return min(mh - 1, row * mh // fh), min(mw - 1, col * mw // fw)
+
+
+def class_name(preset, index):
+    return preset.classes[index] if 0 <= index < len(preset.classes) else f"class {index}"
+
+
+def class_at(result, pixel):
+    """The class index under frame pixel ``pixel``."""
+    return int(result.labels[map_pixel(pixel, result.frame.shape, result.labels.shape)])
+
+
+def hover_text(result, pixel):
+    """'x 300, y 330:  chair  ·  3.02 m' for frame pixel ``pixel`` (row, col); '' outside the frame."""
+    if pixel is None or result is None:
+        return ""
+    row, col = pixel
+    if not (0 <= row < result.frame.shape[0] and 0 <= col < result.frame.shape[1]):
+        return ""
+    text = f"x {col}, y {row}:  {class_name(result.preset, class_at(result, pixel))}"
+    if result.depth is not None:
+        text += f"  ·  {result.depth[map_pixel(pixel, result.frame.shape, result.depth.shape)]:.2f} m"
+    return text
+
+
+@dataclass
+class Measurements:
+    """What the Performance panel reads out at one moment; times in ms, rates per second."""
+
+    display_fps: float = 0.0
+    inference_fps: float = 0.0
+    frames: int = 0  # captured
+    dropped: int = 0  # replaced in the slot before the worker took them
+    timings: dict | None = None  # the newest result's, by stage
+    display_ms: float | None = None  # drawing the newest result
+    end_to_end_ms: float | None = None  # from capture to screen
+    network_hw: tuple | None = None  # (H, W) the network saw
+    frame_hw: tuple | None = None
+    recording: int | None = None  # frames queued for the recording, when recording
+
+
+def performance_rows(m, running=None):
+    """(label, value) rows: rates, the cost of each stage, frames dropped, and what runs."""
+    rows = [("display", f"{m.display_fps:5.1f} fps"), ("inference", f"{m.inference_fps:5.1f} fps")]
+    if m.timings:
+        t = m.timings
+        post = t.get("postprocess", 0.0) + t.get("download", 0.0)
+        rows += [("network", f"{t.get('network', 0.0):5.1f} ms"),
+                 ("pre / post", f"{t.get('upload', 0.0):.1f} / {post:.1f} ms")]
+    if m.display_ms is not None:
+        rows.append(("drawing", f"{m.display_ms:5.1f} ms"))
+    if m.end_to_end_ms is not None:
+        rows.append(("end to end", f"{m.end_to_end_ms:5.0f} ms"))
+    if m.network_hw:
+        (h, w), shown = m.network_hw, ""
+        if m.frame_hw and tuple(m.frame_hw) != tuple(m.network_hw):
+            shown = f" of {m.frame_hw[1]}×{m.frame_hw[0]}"
+        rows.append(("input", f"{w}×{h}{shown}"))
+    rows.append(("dropped", f"{m.dropped} of {m.frames}"))
+    if running is not None and not running.chosen:
+        rows.append(("runs on", f"{running.applied.device.upper()}: choosing the backend and precision"))
+    elif running is not None:
+        applied = running.applied
+        left_out = f" ({len(applied.rejected)} left out: hover)" if applied.rejected else ""
+        rows.append(("runs on", f"{applied.device.upper()} {applied.precision}, {applied.backend}"
+                                f"{', CUDA graphs' if applied.graphs else ''}{left_out}"))
+        if applied.agreement is not None:
+            rows.append(("vs fp32", applied.agreement.describe().removesuffix(" vs fp32")))
+    if m.recording is not None:
+        rows.append(("recording", f"{m.recording} frames"))
+    return rows
+
+
+def rows_html(rows, label_colour):
+    """A two-column table; labels never wrap, values may."""
+    cells = "".join(f"<tr><td style='color:{label_colour}; padding-right:8px'>{escape(k).replace(' ', '&nbsp;')}"
+                    f"</td><td>{escape(v)}</td></tr>" for k, v in rows)
+    return f"<table cellspacing='0'>{cells}</table>"
+
+
+def backend_details(applied):
+    """How the backend and precision were chosen, for a tooltip: the measured times, the candidates left out,
+    and why what runs differs from what was asked."""
+    if applied is None:
+        return ""
+    lines = [f"runs: {applied.description}"]
+    if applied.measured:
+        lines.append("measured here (median network time):")
+        lines += [f"  {key}: {ms:.1f} ms" for key, ms in sorted(applied.measured.items(), key=lambda kv: kv[1])]
+    if applied.rejected:
+        lines.append("left out:")
+        lines += [f"  {why}" for why in applied.rejected]
+    if applied.reason:
+        lines.append(f"why: {applied.reason}")
+    return "\n".join(lines)
+
+
+def postprocess_share(timings):
+    """Post-processing (colouring, resizing, copying back) as a share of the network's time, or None."""
+    if not timings or not timings.get("network"):
+        return None
+    return (timings.get("postprocess", 0.0) + timings.get("download", 0.0)) / timings["network"]
