@@ -175,9 +175,12 @@ def kernels_for(major, minor, arch_list):
 
 
 def pick_device(device="auto"):
-    """``(torch.device, reason)``: for ``auto`` CUDA when ``cuda_problem`` finds none, else the CPU and why.
+    """``(torch.device, reason)``: for ``auto`` CUDA when ``cuda_problem`` finds none, else the CPU and why (a
+    GPU that is there but cannot run this network).
     Asking for ``cuda`` where it cannot run is a ``SettingsError``."""
     if device in (None, "auto"):
+        if not torch.cuda.is_available():
+            return torch.device("cpu"), None  # the CPU is what auto means here: nothing to explain
         problem = cuda_problem()
         return (torch.device("cpu"), problem) if problem else (torch.device("cuda"), None)
     device = torch.device(device)
