@@ -19,11 +19,11 @@ from . import cli
 from . import postprocess as pp
 from .checkpoint import CheckpointError, load_model
 from .data import FIELDS, DataError, read_rgb
-from .files import write_png
 from .datalist import ListError, read_list, write_list
-from .settings import resolve_device
 from .evaluate import predict
+from .files import write_png
 from .presets import IGNORE_LABEL
+from .settings import resolve_device
 from .weights import WeightsError, resolve
 
 

@@ -28,10 +28,10 @@ from .checkpoint import CheckpointError, load_model
 from .data import DataError, read_depth, read_mask, read_normals, read_rgb
 from .datalist import ListError, read_list
 from .engine import network_size
-from .settings import resolve_device
 from .files import write_atomic
 from .metrics import DEPTH_FLOOR, MIN_DEPTH, RMSE_AGGREGATIONS, DepthMeter, NormalsMeter, SegmentationMeter
 from .presets import get_preset
+from .settings import resolve_device
 
 DATASETS = ("nyud", "kitti")
 MAX_DEPTH = {"nyud": 10.0, "kitti": 80.0}  # metres: the standard evaluation caps

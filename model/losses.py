@@ -10,8 +10,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .presets import IGNORE_LABEL
 from .postprocess import resize
+from .presets import IGNORE_LABEL
 
 DEFAULT_WEIGHTS = {"segm": 0.5, "depth": 0.5, "normals": 0.5}
 

@@ -13,8 +13,6 @@ from collections import OrderedDict
 
 import torch
 
-from .selection import check_finite
-
 CACHED_SIZES = 4
 WARMUP_RUNS = 3  # before capture: cuDNN's algorithm search and lazy allocations, off the graph
 

@@ -41,8 +41,9 @@ def agreement(reference, outputs, tasks):
 def candidates(settings, device):
     """``(backend class, precision)`` pairs to consider: the asked precision, or for ``auto`` those each backend
     offers to the automatic choice; a ``SettingsError`` when an explicit ask has none."""
+    automatic = settings.precision == "auto"
     pairs = [(cls, p) for cls, p in backends.available(device.type, backend=settings.backend)
-             if p == settings.precision or (settings.precision == "auto" and p in cls.auto_precisions.get(device.type, ()))]
+             if p == settings.precision or (automatic and p in cls.auto_precisions.get(device.type, ()))]
     if not pairs and (settings.backend != "auto" or settings.precision != "auto"):
         if settings.backend != "auto":
             problem = backends.get(settings.backend).problem()

@@ -39,7 +39,8 @@ class Guard:
             agreement.depth_error is None or agreement.depth_error <= self.max_depth_error)
 
     def describe(self):
-        return f"labels >= {100 * self.min_labels:g} % identical, depth median error <= {100 * self.max_depth_error:g} %"
+        return (f"labels >= {100 * self.min_labels:g} % identical, "
+                f"depth median error <= {100 * self.max_depth_error:g} %")
 
 
 @dataclass(frozen=True)

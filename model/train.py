@@ -33,14 +33,14 @@ from . import postprocess as pp
 from .checkpoint import CheckpointError, atomic_torch_save, describe_state_dict, read_state_dict, save_checkpoint
 from .data import DataError, JointTransform, MultiTaskDataset, collate, load_samples
 from .datalist import ListError
-from .settings import resolve_device
-from .files import write_atomic, write_png
 from .encoders import ENCODERS
 from .encoders.imagenet import WeightsUnavailable, load_imagenet
+from .files import write_atomic, write_png
 from .losses import DEFAULT_WEIGHTS, multitask_loss
 from .metrics import DepthMeter, NormalsMeter, SegmentationMeter
 from .network import LWRefineNet, build_model
 from .presets import TASKS, generic_preset, get_preset, presets
+from .settings import resolve_device
 from .weights import WeightsError, resolve
 
 DEFAULTS = {

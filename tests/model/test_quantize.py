@@ -1,12 +1,10 @@
 """int8 quantization: a real QDQ graph with the sensitive layers left in fp32, cached and re-keyed."""
-import os
 
 import onnx
 import pytest
 import torch
 
-from model import load_model, save_checkpoint
-from model import quantize
+from model import load_model, quantize, save_checkpoint
 from model.backends import Exports
 from model.examples import frames
 

@@ -17,8 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
-from model import CheckpointError, load_model, presets
-from model import transfer, weights
+from model import CheckpointError, load_model, presets, transfer, weights
 from model.weights import WeightsError
 
 from ..conftest import REFERENCE_CKPT, ROOT
