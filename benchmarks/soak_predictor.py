@@ -33,7 +33,9 @@ def main(argv=None):
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--encoder", default="mobilenet_v2")
     parser.add_argument("--every", type=int, default=1000, help="frames between memory samples")
-    parser.add_argument("--warmup", type=int, default=200, help="frames before the baseline sample")
+    parser.add_argument("--warmup", type=int, default=2000,
+                        help="frames before the baseline sample: both frame sizes prepared (each keeps its own "
+                             "compiled network or CUDA graph, at most four sizes)")
     parser.add_argument("--limit", type=float, default=50.0, help="allowed growth in MB")
     parser.add_argument("--out", default=str(BENCHMARKS))
     args = parser.parse_args(argv)

@@ -265,15 +265,15 @@ def main(argv=None):
     except (ValueError, SettingsError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    body = report(device, results, applied, command, load_before, os.getloadavg(), time.time() - started)
+    heading = "## CUDA" if device.type == "cuda" else "## CPU" + (f", {args.threads} thread(s)" if args.threads else "")
+    body = report(heading, device, results, applied, command, load_before, os.getloadavg(), time.time() - started)
     print(body)
-    write(args.out, device, body)
+    write(args.out, heading, body)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
-def report(device, results, applied, command, load_before, load_after, seconds):
-    heading = "## CUDA" if device.type == "cuda" else "## CPU"
+def report(heading, device, results, applied, command, load_before, load_after, seconds):
     machine = cpu_description() + (f"; GPU: {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
     body = (f"{heading}\n\nMachine: {machine}; {versions()}.  \nCommand: `{command}` ({seconds / 60:.1f} min).  \n"
             f"Load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after (on a shared machine "
@@ -288,13 +288,13 @@ def report(device, results, applied, command, load_before, load_after, seconds):
     return body
 
 
-def write(path, device, body):
+def write(path, heading, body):
     """This run's section of BENCHMARKS.md under this version's header; a CUDA placeholder until one is run."""
     path = Path(path)
     old = path.read_text() if path.exists() else ""
     start = re.search(r"^## ", old, flags=re.MULTILINE)
     write_atomic(path, HEADER + ("\n" + old[start.start():] if start else ""))
-    replace_section(path, "## CUDA" if device.type == "cuda" else "## CPU", body)
+    replace_section(path, heading, body)
     if not section(path.read_text(), "## CUDA"):
         replace_section(path, "## CUDA", CUDA_PENDING)
 
