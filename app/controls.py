@@ -17,7 +17,7 @@ from model.settings import PRECISIONS, cuda_problem
 
 from . import dialogs
 from .networks import BACKBONES
-from .panels import LAYOUT_TITLES, LAYOUTS, SINGLE_CHOICES
+from .panels import LAYOUT_TITLES, LAYOUTS, VIEW_CHOICES, VIEW_TITLES
 from .sources import CameraSource, ImageFolderSource, SyntheticSource, VideoSource, list_cameras
 from .theme import painted_icon
 
@@ -166,8 +166,8 @@ class Controls:
             bar.addAction(action)
         self.single_box = self._box(None, "What the single view shows (V: next)",
                                     lambda value: w.set_single_view(value))
-        for name in SINGLE_CHOICES:
-            self.single_box.addItem(name, name)
+        for name in VIEW_CHOICES:
+            self.single_box.addItem(VIEW_TITLES[name], name)
         self.opacity_slider = QSlider(Qt.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setFixedWidth(90)

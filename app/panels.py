@@ -12,6 +12,9 @@ from .compose import blend, side_by_side
 
 SINGLE_CHOICES = ("input", "segmentation", "depth", "normals")
 PANELS = (*SINGLE_CHOICES, "blend")
+THREE_D = "3d"  # the single layout's 3D view: drawn beside the 2D scene, not in it (app.cloud_view)
+VIEW_CHOICES = (*SINGLE_CHOICES, THREE_D)  # what the single layout can show
+VIEW_TITLES = {**{name: name for name in SINGLE_CHOICES}, THREE_D: "3D"}
 LAYOUTS = ("side", "blend", "single")
 LAYOUT_TITLES = {"side": "Side by side", "blend": "Blend", "single": "Single"}
 PANEL_TITLES = {"input": "input", "segmentation": "segmentation", "depth": "depth (m)", "normals": "surface normals",
@@ -24,7 +27,7 @@ class Arrangement:
     """How results are shown: the layout, the panel of the single layout, and the blend's opacity."""
 
     layout: str = "side"  # one of LAYOUTS
-    single: str = "segmentation"  # one of SINGLE_CHOICES
+    single: str = "segmentation"  # one of VIEW_CHOICES
     opacity: float = 0.5  # of the segmentation over the input, 0..1
 
 
@@ -40,10 +43,25 @@ def panel_image(result, name, opacity=0.5):
     return blend(result.frame, overlay, opacity)
 
 
+def view_available(result, name):
+    """Whether the single layout can show ``name`` (``VIEW_CHOICES``) for ``result`` (None: not known yet)."""
+    if result is None:
+        return True
+    return result.depth is not None if name == THREE_D else panel_image(result, name) is not None
+
+
+def shows_3d_alone(result, arrangement):
+    """Whether ``arrangement`` shows the 3D view and no 2D panel."""
+    return arrangement.layout == "single" and arrangement.single == THREE_D and view_available(result, THREE_D)
+
+
 def visible_panels(result, arrangement):
-    """The panel names ``arrangement`` shows, in order, for a model with or without depth and normals."""
+    """The 2D panel names ``arrangement`` shows, in order, for a model with or without depth and normals; none
+    when it shows the 3D view alone."""
     if arrangement.layout == "blend":
         return ["blend"]
+    if shows_3d_alone(result, arrangement):
+        return []
     present = [n for n in SINGLE_CHOICES if result is None or panel_image(result, n) is not None]
     if arrangement.layout == "single":
         return [arrangement.single if arrangement.single in present else present[0]]
@@ -51,10 +69,11 @@ def visible_panels(result, arrangement):
 
 
 def composed_view(result, arrangement):
-    """The view as one RGB image at the frame's resolution: what recordings and snapshots hold."""
+    """The view as one RGB image at the frame's resolution: what recordings and snapshots hold (for the 3D view
+    alone, the side-by-side panels: the point cloud goes to PLY files)."""
     if not result.at_frame_size:
         result = result.at_full_size()
-    if arrangement.layout == "side":
+    if arrangement.layout == "side" or shows_3d_alone(result, arrangement):
         return side_by_side(result)
     return panel_image(result, visible_panels(result, arrangement)[0], arrangement.opacity)
 

@@ -114,8 +114,8 @@ class Pipeline(QObject):
     def record(self, result, arrangement):
         self.recorder.add_frame(result, arrangement)
 
-    def snapshot(self, folder, stem, result, arrangement):
-        self.recorder.snapshot(folder, stem, result, arrangement)
+    def snapshot(self, folder, stem, result, arrangement, intrinsics=None):
+        self.recorder.snapshot(folder, stem, result, arrangement, intrinsics)
 
     # ---- the end ------------------------------------------------------------------------------------------
     def shutdown(self, timeout=JOIN_S):

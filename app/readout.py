@@ -1,6 +1,9 @@
-"""The text the window reads out (no Qt): what is under the pointer, and the rows of the Performance panel."""
+"""The text the window reads out (no Qt): what is under the pointer, distances in metres, and the rows of the
+Performance panel."""
 from dataclasses import dataclass
 from html import escape
+
+from model.pointcloud import pixel_distance, pixel_point
 
 
 def map_pixel(pixel, frame_shape, map_shape):
@@ -19,17 +22,42 @@ def class_at(result, pixel):
     return int(result.labels[map_pixel(pixel, result.frame.shape, result.labels.shape)])
 
 
-def hover_text(result, pixel):
-    """'x 300, y 330:  chair  ·  3.02 m' for frame pixel ``pixel`` (row, col); '' outside the frame."""
-    if pixel is None or result is None:
+def inside(result, pixel):
+    return (result is not None and pixel is not None and 0 <= pixel[0] < result.frame.shape[0] and
+            0 <= pixel[1] < result.frame.shape[1])
+
+
+def hover_text(result, pixel, intrinsics=None):
+    """'x 300, y 330:  chair  ·  3.02 m' for frame pixel ``pixel`` (row, col); with ``intrinsics`` (for the
+    depth map's size) also the point in metres, camera frame: '  ·  (+0.41, -0.22, 3.02) m'. '' outside the
+    frame."""
+    if not inside(result, pixel):
         return ""
     row, col = pixel
-    if not (0 <= row < result.frame.shape[0] and 0 <= col < result.frame.shape[1]):
-        return ""
     text = f"x {col}, y {row}:  {class_name(result.preset, class_at(result, pixel))}"
     if result.depth is not None:
-        text += f"  ·  {result.depth[map_pixel(pixel, result.frame.shape, result.depth.shape)]:.2f} m"
+        cell = map_pixel(pixel, result.frame.shape, result.depth.shape)
+        text += f"  ·  {result.depth[cell]:.2f} m"
+        point = pixel_point(result.depth, intrinsics, *cell) if intrinsics is not None else None
+        if point is not None:
+            text += f"  ·  ({point[0]:+.2f}, {point[1]:+.2f}, {point[2]:.2f}) m"
     return text
+
+
+def distance(result, intrinsics, a, b):
+    """The distance in metres between the points seen at frame pixels ``a`` and ``b`` (row, col), from the depth
+    map and ``intrinsics`` for its size; None where either has no valid depth."""
+    if result.depth is None or not (inside(result, a) and inside(result, b)):
+        return None
+    cells = [map_pixel(p, result.frame.shape, result.depth.shape) for p in (a, b)]
+    return pixel_distance(result.depth, intrinsics, *cells)
+
+
+def distance_text(result, intrinsics, a, b):
+    """'1.23 m from x 10, y 20 to x 100, y 40' (frame pixels ``a``, ``b``: row, col)."""
+    metres = distance(result, intrinsics, a, b)
+    where = f"from x {a[1]}, y {a[0]} to x {b[1]}, y {b[0]}"
+    return f"{metres:.2f} m {where}" if metres is not None else f"no depth to measure {where}"
 
 
 @dataclass
@@ -46,6 +74,10 @@ class Measurements:
     network_hw: tuple | None = None  # (H, W) the network saw
     frame_hw: tuple | None = None
     recording: int | None = None  # frames queued for the recording, when recording
+    cloud_ms: float | None = None  # building the newest 3D cloud (its own thread), when the 3D view is shown
+    cloud_draw_ms: float | None = None  # handing it to OpenGL and drawing it (the GUI thread)
+    cloud_points: int | None = None
+    camera: str = ""  # the intrinsics in use and where they come from
 
 
 def performance_rows(m, running=None):
@@ -66,6 +98,11 @@ def performance_rows(m, running=None):
             shown = f" of {m.frame_hw[1]}×{m.frame_hw[0]}"
         rows.append(("input", f"{w}×{h}{shown}"))
     rows.append(("dropped", f"{m.dropped} of {m.frames}"))
+    if m.cloud_points is not None:
+        rows.append(("3D", f"{m.cloud_ms or 0.0:.1f} build + {m.cloud_draw_ms or 0.0:.1f} draw ms, "
+                           f"{m.cloud_points:,} points"))
+    if m.camera:
+        rows.append(("camera", m.camera))
     if running is not None and not running.chosen:
         rows.append(("runs on", f"{running.applied.device.upper()}: choosing the backend and precision"))
     elif running is not None:

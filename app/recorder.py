@@ -1,4 +1,5 @@
-"""Recording the composed view to MP4 and saving snapshots, on one writer thread (the GUI never waits on a disk).
+"""Recording the composed view to MP4 and saving snapshots (PNGs and a PLY), on one writer thread (the GUI never
+waits on a disk).
 
 Results come at the network's resolution, as the window draws them; this thread makes them full size
 (``Result.at_full_size``) and composes the view, so that files hold the frame's resolution and the GUI thread
@@ -14,6 +15,8 @@ from PyQt5.QtCore import QObject, pyqtSignal
 
 from model.errors import first_line
 from model.files import depth_millimetres, write_png
+from model.pointcloud import back_project
+from model.ply import write_ply
 
 from .panels import composed_view
 from .video import VideoFile
@@ -58,10 +61,11 @@ class Recorder(QObject):
             self._jobs.put(("close",))
             self.recording = None
 
-    def snapshot(self, folder, stem, result, arrangement):
+    def snapshot(self, folder, stem, result, arrangement, intrinsics=None):
         """Queues ``stem``_view.png (the view as ``arrangement`` shows it), _labels.png and, with depth,
-        _depth_mm.png (16-bit), all at the frame's resolution."""
-        self._jobs.put(("snapshot", Path(folder), stem, result, arrangement))
+        _depth_mm.png (16-bit), all at the frame's resolution; with depth and ``intrinsics`` (for the full
+        frame) also _cloud.ply: every pixel's labelled, coloured 3D point."""
+        self._jobs.put(("snapshot", Path(folder), stem, result, arrangement, intrinsics))
 
     def close(self, timeout=2.0):
         """Finalises any recording and joins the writer thread; True when it ended in time."""
@@ -101,7 +105,7 @@ class Recorder(QObject):
         else:
             self.failed.emit(f"{video.path}: nothing recorded (no frames arrived)")
 
-    def _snapshot(self, folder, stem, result, arrangement):
+    def _snapshot(self, folder, stem, result, arrangement, intrinsics):
         result = result.at_full_size()
         folder.mkdir(parents=True, exist_ok=True)
         written = [folder / f"{stem}_view.png", folder / f"{stem}_labels.png"]
@@ -111,4 +115,9 @@ class Recorder(QObject):
         if result.depth is not None:
             written.append(folder / f"{stem}_depth_mm.png")
             write_png(written[2], depth_millimetres(result.depth))
+            if intrinsics is not None:
+                written.append(folder / f"{stem}_cloud.ply")
+                cloud = back_project(result.depth, intrinsics, image=result.frame, labels=result.labels,
+                                     point_budget=None)
+                write_ply(written[3], cloud, class_names=result.preset.classes, intrinsics=intrinsics)
         self.saved.emit(f"snapshot: {', '.join(p.name for p in written)} in {folder}")

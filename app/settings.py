@@ -1,6 +1,6 @@
 """What the window remembers between runs (QSettings: the source, the model and how it runs, the layout, the
-opacity, the snapshot folder, the window's geometry) and how that meets the command line: a flag the user
-typed wins over a remembered value, which wins over the flag's default."""
+opacity, the snapshot folder, the camera intrinsics, the 3D view, the window's geometry) and how that meets the
+command line: a flag the user typed wins over a remembered value, which wins over the flag's default."""
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,13 +8,15 @@ from PyQt5.QtCore import QSettings
 
 from model.settings import SettingsError, from_args
 
+from .intrinsics_choice import IntrinsicsChoice
 from .networks import BACKBONES
-from .panels import LAYOUTS, SINGLE_CHOICES, Arrangement
+from .panels import LAYOUTS, VIEW_CHOICES, Arrangement
 from .sources import CameraSource, ImageFolderSource, SyntheticSource, VideoSource, source_from_args
 from .worker import Request
 
 ORGANISATION, APPLICATION = "jointseg", "demo"
 SOURCE_PLACE = {"video": "path", "images": "folder", "camera": "index"}  # the attribute that says where
+CAMERA_FLAGS = ("intrinsics", "calibration", "hfov")
 
 
 class Remembered:
@@ -71,11 +73,27 @@ class Remembered:
         single = getattr(self.args, "view", None) or self.value("view/single", "segmentation")
         opacity = self.flag("opacity", "view/opacity", float)
         return Arrangement(layout if layout in LAYOUTS else "side",
-                           single if single in SINGLE_CHOICES else "segmentation",
+                           single if single in VIEW_CHOICES else "segmentation",
                            min(1.0, max(0.0, float(opacity if opacity is not None else 0.5))))
 
     def loop(self):
         return bool(self.flag("loop", "source/loop", bool))
+
+    def intrinsics(self):
+        """The camera the flags give when one of --intrinsics, --calibration, --hfov was typed, else the one
+        chosen last (not checked here: one that no longer resolves is said when it is used)."""
+        if self.given & set(CAMERA_FLAGS):
+            args = self.args
+            return IntrinsicsChoice(explicit=getattr(args, "intrinsics", None),
+                                    calibration=getattr(args, "calibration", None), hfov=getattr(args, "hfov", None))
+        kind, value = self.value("camera/kind", "automatic"), self.value("camera/value", "")
+        if kind == "hfov":
+            try:
+                return IntrinsicsChoice(hfov=float(value))
+            except ValueError:
+                return IntrinsicsChoice()
+        return IntrinsicsChoice(**{kind: value}) if kind in ("explicit", "calibration") and value else \
+            IntrinsicsChoice()
 
     def snapshot_folder(self):
         return Path(getattr(self.args, "snapshots", None) or self.value("snapshots/folder",
@@ -98,7 +116,9 @@ class Remembered:
             return SyntheticSource()
         return None
 
-    def save(self, *, source, request, arrangement, loop, plots, snapshot_folder, geometry, state):
+    def save(self, *, source, request, arrangement, loop, plots, snapshot_folder, geometry, state, intrinsics=None,
+             cloud=None):
+        """``intrinsics``: an IntrinsicsChoice; ``cloud``: the 3D view's settings by name (saved under cloud/)."""
         s = self.store
         if source is not None:
             s.setValue("source/kind", source.kind)
@@ -119,4 +139,9 @@ class Remembered:
         s.setValue("snapshots/folder", str(snapshot_folder))
         s.setValue("window/geometry", geometry)
         s.setValue("window/state", state)
+        if intrinsics is not None:
+            s.setValue("camera/kind", intrinsics.kind)
+            s.setValue("camera/value", intrinsics.value)
+        for key, value in (cloud or {}).items():
+            s.setValue(f"cloud/{key}", value)
         s.sync()

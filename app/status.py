@@ -1,10 +1,12 @@
-"""The status bar: one-line messages on the left; on the right the progress of a change, the hovered pixel, the
-untrained-weights label and what runs (its tooltip: how that was chosen)."""
+"""The status bar: one-line messages on the left; on the right the progress of a change, the measured distance,
+the hovered pixel, the untrained-weights label and what runs (its tooltip: how that was chosen)."""
 import sys
 
 from PyQt5.QtWidgets import QLabel, QProgressBar
 
 from .readout import backend_details
+
+WIDEST_HOVER = "x 9999, y 9999:  other furniture  ·  99.99 m  ·  (+99.99, +99.99, 99.99) m"  # sets its width
 
 
 class StatusLine:
@@ -15,16 +17,18 @@ class StatusLine:
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(90)
         self.progress.setTextVisible(False)
+        self.measure = QLabel("")
+        self.measure.setObjectName("measure")
         self.hover = QLabel("")
-        self.hover.setFixedWidth(290)
+        self.hover.setFixedWidth(self.hover.fontMetrics().horizontalAdvance(WIDEST_HOVER) + 12)
         self.untrained = QLabel("untrained weights")
         self.untrained.setObjectName("untrained")
         self.device = QLabel("")
         self.device.setMinimumWidth(120)  # below its text's width: it never widens the window
         self.device.setMaximumWidth(420)
-        for widget in (self.busy, self.progress, self.hover, self.untrained, self.device):
+        for widget in (self.busy, self.progress, self.measure, self.hover, self.untrained, self.device):
             bar.addPermanentWidget(widget)
-        for widget in (self.busy, self.progress, self.untrained):
+        for widget in (self.busy, self.progress, self.measure, self.untrained):
             widget.hide()
 
     def report(self, message, error=False):
@@ -32,6 +36,13 @@ class StatusLine:
         if error:
             print(f"error: {message}", file=sys.stderr)
         self.bar.showMessage(("⚠ " if error else "") + message, 0 if error else 8000)
+
+    def show_measure(self, metres, text):
+        """The measured distance, short ('↔ 1.23 m'), ``text`` saying between what in its tooltip; hidden when
+        ``text`` is ''."""
+        self.measure.setText(f"↔ {metres:.2f} m" if metres is not None else "↔ no depth")
+        self.measure.setToolTip(text)
+        self.measure.setVisible(bool(text))
 
     def show_progress(self, fraction, message):
         """``fraction`` 0..1, negative while unknown; an empty ``message`` hides it."""

@@ -10,6 +10,9 @@ MUTED = "#9aa3b2"
 DISABLED = "#5c6370"
 ACCENT = "#5e81ac"
 WARNING = "#bf616a"
+MEASURE = "#ffd166"  # the measuring marks and line, in 2D and 3D: bright on any class colour
+GRID = (120, 128, 140, 90)  # the 3D view's ground grid, RGBA
+FRUSTUM = (136, 192, 208, 220)  # the 3D view's camera frustum, RGBA
 PLOT_COLOURS = {"display": "#88c0d0", "inference": "#ebcb8b", "network": "#a3be8c", "end to end": "#bf616a"}
 
 STYLE = f"""
@@ -22,6 +25,7 @@ QToolButton#qt_toolbar_ext_button {{ background: {ACCENT}; border-radius: 3px; m
 QDockWidget::title {{ padding: 4px 6px; background: {PANEL}; }}
 QListWidget {{ border: none; font-size: 10pt; }}
 QStatusBar QLabel {{ padding: 0 4px; }}
+QStatusBar QLabel#measure {{ color: {MEASURE}; font-weight: bold; }}
 QLabel#untrained {{ background: {WARNING}; color: white; font-weight: bold; padding: 1px 8px; border-radius: 3px; }}
 """
 

@@ -84,7 +84,11 @@ class ImagePanel:
         self.view.addItem(self.image)
         self.markers = [pg.ScatterPlotItem(symbol="+", size=19, pen=pg.mkPen("k", width=4), brush=None),
                         pg.ScatterPlotItem(symbol="+", size=17, pen=pg.mkPen("w", width=2), brush=None)]
-        for item in self.markers:
+        self.measure_line = pg.PlotCurveItem(pen=pg.mkPen(theme.MEASURE, width=2))
+        self.measure_marks = pg.ScatterPlotItem(symbol="o", size=9, pen=pg.mkPen("k", width=1.5),
+                                                brush=pg.mkBrush(theme.MEASURE))
+        self.measure_label = pg.TextItem(color=theme.MEASURE, fill=pg.mkBrush(21, 23, 28, 200))
+        for item in (*self.markers, self.measure_line, self.measure_marks, self.measure_label):
             item.setZValue(10)
             self.view.addItem(item, ignoreBounds=True)
         for item in (self.title, self.view):
@@ -112,6 +116,17 @@ class ImagePanel:
         points = [] if pixel is None else [{"pos": (pixel[1] + 0.5, pixel[0] + 0.5)}]
         for item in self.markers:
             item.setData(points)
+
+    def show_measure(self, pixels, text):
+        """Marks on the measured pixels (row, col), the line between two, and ``text`` over its middle."""
+        xs, ys = [p[1] + 0.5 for p in pixels], [p[0] + 0.5 for p in pixels]
+        self.measure_marks.setData(xs, ys)
+        self.measure_line.setData(xs if len(pixels) == 2 else [], ys if len(pixels) == 2 else [])
+        self.measure_label.setText(text if len(pixels) == 2 else "")
+        if len(pixels) == 2 and self.frame_hw is not None:
+            below = min(ys) < 0.2 * self.frame_hw[0]  # above the line unless that leaves the image
+            self.measure_label.setAnchor((0.5, -0.3) if below else (0.5, 1.3))
+            self.measure_label.setPos(sum(xs) / 2, max(ys) if below else min(ys))
 
 
 class DepthScale(QGraphicsObject):
@@ -231,9 +246,10 @@ class Banner(QGraphicsObject):
 
 class ImageViews(pg.GraphicsView):
     """The panels an ``Arrangement`` shows for the newest result. Emits the hovered frame pixel as
-    (row, col), or None when the pointer is over no image."""
+    (row, col), or None when the pointer is over no image, and the Shift-clicked one."""
 
     hovered = pyqtSignal(object)
+    measured = pyqtSignal(object)  # a frame pixel Shift-clicked: one end of a measurement
 
     def __init__(self, parent=None):
         super().__init__(parent, background=theme.VIEW_BACKGROUND)
@@ -251,6 +267,8 @@ class ImageViews(pg.GraphicsView):
         for panel in self.panels.values():
             panel.view.sigRangeChangedManually.connect(self._zoomed_by_hand)
         scene.sigMouseMoved.connect(lambda pos: self.hovered.emit(self.pixel_at(pos)))
+        scene.sigMouseClicked.connect(self._clicked)
+        self.measure = ([], "")  # the measured pixels and the distance's text
         self._arrange(None)
 
     def set_depth_scale(self, max_depth):
@@ -286,7 +304,7 @@ class ImageViews(pg.GraphicsView):
         names = visible_panels(result, self.arrangement)
         if names == self.names:
             return
-        first = self.panels[names[0]].view
+        first = self.panels[names[0]].view if names else None
         for panel in self.panels.values():
             shown = panel.name in names
             panel.set_visible(shown)
@@ -299,6 +317,10 @@ class ImageViews(pg.GraphicsView):
 
     def _place(self):
         """Lays the panels out for the view's size, and the keys and banner with them."""
+        if not self.names:  # the 3D view alone: this view is hidden
+            for item in (self.depth_scale, self.normals_key, self.banner):
+                item.setVisible(False)
+            return
         h, w = self.frame_hw
         keyed = [i for i, name in enumerate(self.names) if name in KEYED]
         cells = grid(len(self.names), w / h, self.width(), self.height(), keyed)
@@ -310,6 +332,7 @@ class ImageViews(pg.GraphicsView):
                 key.place(cells[self.names.index(name)].key)
         warned = next((n for n in ("segmentation", "blend") if n in self.names), self.names[0])
         self.banner.place(cells[self.names.index(warned)].image)
+        self.banner.setVisible(bool(self.banner.text))
         if not self.zoomed:
             self.reset_zoom()
 
@@ -337,6 +360,19 @@ class ImageViews(pg.GraphicsView):
     def mark(self, pixel):
         for name in self.names:
             self.panels[name].mark(pixel)
+
+    def show_measure(self, pixels, text=""):
+        """The measured frame pixels (none, one or two) in every panel, with ``text`` over the line."""
+        self.measure = (list(pixels), text)
+        for panel in self.panels.values():
+            panel.show_measure(*self.measure)
+
+    def _clicked(self, event):
+        if event.button() == Qt.LeftButton and event.modifiers() & Qt.ShiftModifier:
+            pixel = self.pixel_at(event.scenePos())
+            if pixel is not None:
+                event.accept()
+                self.measured.emit(pixel)
 
     def pixel_at(self, scene_pos):
         """(row, col) of the frame pixel under a scene position, or None."""

@@ -1,22 +1,25 @@
-"""The main window: the image views with the class legend and the Performance panel beside them, the controls
-(``app.controls``) wired to the pipeline (``app.pipeline``), and a redraw timer that shows the newest result."""
+"""The main window: the image views and the 3D view (``app.semantic3d``) side by side in a splitter, the class
+legend and the Performance panel beside them, the controls (``app.controls``) wired to the pipeline
+(``app.pipeline``), and a redraw timer that shows the newest result."""
 import sys
 import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from PyQt5.QtCore import QSize, Qt, QTimer
-from PyQt5.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QStackedWidget
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QSplitter, QStackedWidget
 
 from . import readout
 from .controls import Controls
 from .dialogs import DownloadProgress
 from .legend import Legend
 from .networks import BACKBONES
-from .panels import SINGLE_CHOICES, panel_image
+from .panels import VIEW_CHOICES, view_available
 from .performance import PerformancePanel
 from .pipeline import Pipeline
+from .screen_fit import fit_to_screen
+from .semantic3d import Semantic3D
 from .settings import Remembered
 from .sources import IMAGE_SUFFIXES, ImageFolderSource, VideoSource
 from .startup import StartupPanel
@@ -28,16 +31,7 @@ from .worker import RateMeter
 TITLE = "Joint segmentation and depth"
 REDRAW_MS = 15
 READOUT_MS = 250
-PREFERRED = QSize(1480, 880)
-SMALLEST = QSize(1024, 640)
-DECORATIONS = QSize(16, 40)  # a window manager's frame and title bar, outside the window's own size
 CHECKPOINT_SUFFIXES = {".ckpt", ".pth", ".pt"}
-
-
-def initial_size(available):
-    """The window's first size on a screen with ``available`` room: nine tenths of it, at least the preferred
-    size where there is room for that, never more than there is."""
-    return (available * 0.9).expandedTo(PREFERRED).boundedTo(available - DECORATIONS)
 
 
 class MainWindow(QMainWindow):
@@ -82,8 +76,10 @@ class MainWindow(QMainWindow):
         self._build()
         self.controls = Controls(self)
         self.controls.plots_action.setChecked(self.remembered.value("view/plots", True, bool))
+        self.semantic3d.build_menu(self.menuBar())
         self.controls.sync()
-        self._fit_to_screen()
+        self.semantic3d.arrange()
+        fit_to_screen(self, self.remembered, self.legend_dock, self.performance_dock)
         self.pipeline.configure(self.wanted)
         self.open_source(source or self.remembered.source())
         self.redraw_timer = QTimer(self, interval=REDRAW_MS, timeout=self.redraw)
@@ -105,7 +101,6 @@ class MainWindow(QMainWindow):
         self.startup = StartupPanel()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.startup)
-        self.stack.addWidget(self.views)
         self.setCentralWidget(self.stack)
         self.legend = Legend()
         self.legend_dock = self._dock("Classes in view", self.legend, "legend")
@@ -117,6 +112,15 @@ class MainWindow(QMainWindow):
         self.performance_dock = self._dock("Performance", scroll, "performance")
 
         self.status = StatusLine(self.statusBar())
+        self.semantic3d = Semantic3D(self)
+        self.splitter = QSplitter(Qt.Horizontal)  # the 2D scene, then the 3D view (shown or not)
+        self.splitter.addWidget(self.views)
+        self.splitter.addWidget(self.semantic3d.panel)
+        self.splitter.setChildrenCollapsible(False)
+        splitter = self.remembered.raw("cloud/splitter")
+        if splitter is None or not self.splitter.restoreState(splitter):
+            self.splitter.setSizes([600, 400])
+        self.stack.addWidget(self.splitter)
 
     def _dock(self, title, widget, name):
         dock = QDockWidget(title, self)
@@ -126,24 +130,6 @@ class MainWindow(QMainWindow):
                          QDockWidget.DockWidgetFloatable)
         self.addDockWidget(Qt.RightDockWidgetArea, dock)
         return dock
-
-    def _fit_to_screen(self):
-        """At most the screen's room, at least SMALLEST where the screen has it; docks as remembered."""
-        screen = self.screen().availableGeometry()
-        self.setMinimumSize(SMALLEST.boundedTo(screen.size()))
-        geometry = self.remembered.raw("window/geometry")
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(initial_size(screen.size()))
-        elif not screen.contains(self.frameGeometry()):
-            self.resize(self.size().boundedTo(screen.size() - DECORATIONS))
-            self.move(screen.topLeft())
-        state = self.remembered.raw("window/state")
-        if state is None or not self.restoreState(state):
-            width = min(320, max(240, screen.width() // 5))
-            self.resizeDocks([self.legend_dock, self.performance_dock], [width, width], Qt.Horizontal)
-            legend = min(260, self.height() // 4)
-            self.resizeDocks([self.legend_dock, self.performance_dock], [legend, self.height() - legend],
-                             Qt.Vertical)
 
     # ---- what runs --------------------------------------------------------------------------------------------
     def choose_network(self, weights, backbone=None, download=False):
@@ -269,7 +255,7 @@ class MainWindow(QMainWindow):
 
     def next_single_view(self):
         """In the single layout the next panel the model has; in the others, the single layout."""
-        present = [n for n in SINGLE_CHOICES if self.result is None or panel_image(self.result, n) is not None]
+        present = [n for n in VIEW_CHOICES if view_available(self.result, n)]
         current = self.arrangement.single if self.arrangement.single in present else present[0]
         if self.arrangement.layout == "single":
             current = present[(present.index(current) + 1) % len(present)]
@@ -282,6 +268,7 @@ class MainWindow(QMainWindow):
         self.arrangement = arrangement
         self.views.set_arrangement(arrangement)
         self.controls.sync()
+        self.semantic3d.arrange()
 
     def set_paused(self, paused):
         self.pipeline.set_paused(paused)
@@ -305,14 +292,19 @@ class MainWindow(QMainWindow):
         output = self.pipeline.latest()
         if output is not None:
             self.show_output(output)
+        self.semantic3d.poll()
 
     def show_output(self, output):
-        if self.output is None:
-            self.stack.setCurrentWidget(self.views)
+        first = self.output is None
+        if first:
+            self.stack.setCurrentWidget(self.splitter)
             self.on_progress(1.0, "")
         self.output = output
         start = time.perf_counter()
         self.views.show_result(output.result)
+        if first:
+            self.semantic3d.arrange()  # the 3D view alone needs a model with depth: known now
+        self.semantic3d.show_result(output.result)
         now = time.perf_counter()
         self.display_ms = (now - start) * 1e3
         self.display_rate.tick(now)
@@ -327,7 +319,7 @@ class MainWindow(QMainWindow):
     def on_hover(self, pixel):
         self.pixel = pixel
         self.views.mark(pixel)
-        text = readout.hover_text(self.result, pixel)
+        text = readout.hover_text(self.result, pixel, self.semantic3d.map_intrinsics(self.result))
         self.status.hover.setText(text)
         inside = bool(text)
         self.legend.highlight(readout.class_at(self.result, pixel) if inside else None)
@@ -345,7 +337,9 @@ class MainWindow(QMainWindow):
             timings=result.timings if result is not None else None, display_ms=self.display_ms,
             end_to_end_ms=self.end_to_end_ms, network_hw=result.network_size if result is not None else None,
             frame_hw=result.frame.shape[:2] if result is not None else None,
-            recording=self.pipeline.recorder.frames_queued if self.recording else None)
+            recording=self.pipeline.recorder.frames_queued if self.recording else None,
+            camera=self.semantic3d.camera_text(result))
+        measurements.cloud_ms, measurements.cloud_draw_ms, measurements.cloud_points = self.semantic3d.costs()
         applied = self.running.applied if self.running is not None else None
         self.performance.show_rows(readout.performance_rows(measurements, self.running),
                                    readout.backend_details(applied))
@@ -400,7 +394,9 @@ class MainWindow(QMainWindow):
             self.report("nothing to save yet", error=True)
             return
         stem = f"{datetime.now():%Y%m%d-%H%M%S}-{self.output.index:06d}"
-        self.pipeline.snapshot(self.snapshot_folder, stem, self.output.result, self.arrangement)
+        result = self.output.result
+        intrinsics = self.semantic3d.frame_intrinsics(result) if result.depth is not None else None
+        self.pipeline.snapshot(self.snapshot_folder, stem, result, self.arrangement, intrinsics)
 
     # ---- the end ------------------------------------------------------------------------------------------
     def closeEvent(self, event):
@@ -419,6 +415,9 @@ class MainWindow(QMainWindow):
                              request=self.running.request if self.running is not None else self.wanted,
                              arrangement=self.arrangement, loop=self.loop,
                              plots=self.controls.plots_action.isChecked(), snapshot_folder=self.snapshot_folder,
-                             geometry=self.saveGeometry(), state=self.saveState())
-        self.joined = self.pipeline.shutdown()
+                             geometry=self.saveGeometry(), state=self.saveState(),
+                             intrinsics=self.semantic3d.camera.choice,
+                             cloud={**self.semantic3d.settings_to_remember(), "splitter": self.splitter.saveState()})
+        self.joined = self.semantic3d.close()
+        self.joined &= self.pipeline.shutdown()
         return self.joined

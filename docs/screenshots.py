@@ -6,7 +6,10 @@ to the NYUD example frames on those frames, with the automatic device, precision
     DISPLAY=:99 python docs/screenshots.py --screen 1366x768 --out docs/window_1366x768.png
 
 ``--layout blend`` / ``--layout single`` and ``--hover ROW,COL`` (a frame pixel) vary the view; ``--startup``
-saves the first-run progress instead. The network comes from ``model.examples.fitted_checkpoint('weights')``.
+saves the first-run progress instead. The 3D view: ``--cloud beside`` (or ``--single 3d`` alone), ``--colouring``,
+``--hide CLASS,...`` (as a legend click does), ``--measure ROW,COL,ROW,COL`` (two Shift-clicks) and ``--orbit
+AZIMUTH,ELEVATION`` (degrees, from the reset view). The network comes from
+``model.examples.fitted_checkpoint('weights')``.
 """
 import argparse
 import shutil
@@ -33,6 +36,12 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=160, help="network input long side (the fitted size)")
     parser.add_argument("--weights", help="a checkpoint (default: the network fitted to the example frames)")
     parser.add_argument("--frame", choices=FRAMES, help="show this frame only (default: both, in turn)")
+    parser.add_argument("--cloud", action="store_true", help="show the 3D view beside the panels")
+    parser.add_argument("--colouring", default="class", choices=("class", "image", "depth"))
+    parser.add_argument("--hide", default="", help="class names to hide in the 3D view, comma-separated")
+    parser.add_argument("--measure", help="ROW,COL,ROW,COL: two frame pixels to measure between")
+    parser.add_argument("--orbit", help="AZIMUTH,ELEVATION degrees to turn the 3D view by")
+    parser.add_argument("--splitter", type=float, default=0.5, help="the 3D view's share of the views' width")
     options = parser.parse_args(argv)
 
     import torch
@@ -62,8 +71,10 @@ def main(argv=None):
                              backbone="mobilenet_v2", overlay=options.layout, opacity=0.5, view=options.single,
                              snapshots=str(tmp / "snaps"), record=None, loop=True, camera=None, video=None,
                              images=None, synthetic=False, given={"weights", "size", "overlay", "opacity", "loop"})
-        window = MainWindow(args, settings=QSettings(str(tmp / "settings.ini"), QSettings.IniFormat),
-                            source=ImageFolderSource(frames, loop=True))
+        settings = QSettings(str(tmp / "settings.ini"), QSettings.IniFormat)
+        settings.setValue("cloud/beside", options.cloud)
+        settings.setValue("cloud/colouring", options.colouring)
+        window = MainWindow(args, settings=settings, source=ImageFolderSource(frames, loop=True))
         shots = []
         if options.startup:  # the moment the backends are being measured: the window's slot ran first
             window.pipeline.worker.progress.connect(
@@ -80,6 +91,7 @@ def main(argv=None):
                 app.processEvents()
                 time.sleep(0.01)
             window.controls.pause_action.setChecked(True)
+            arrange_3d(window, options)
             if options.hover:
                 row, col = (int(v) for v in options.hover.split(","))
                 window.on_hover((row, col))
@@ -87,11 +99,42 @@ def main(argv=None):
             for _ in range(20):
                 app.processEvents()
                 time.sleep(0.01)
-        (shots[0] if shots else window.grab()).save(options.out)
+        (shots[0] if shots else grab(window)).save(options.out)
         print(f"{options.out}: window {window.width()}x{window.height()} on a {options.screen} screen; "
               f"{window.status.device.text().strip()}")
         window.close()
     return 0
+
+
+def grab(window):
+    """The window as it looks: Qt's grab leaves out the 3D view's own OpenGL window, drawn in here."""
+    from PyQt5.QtCore import QPoint
+    from PyQt5.QtGui import QPainter
+
+    shot = window.grab()
+    panel = window.semantic3d.panel
+    if panel.view is not None and panel.container.isVisible():
+        painter = QPainter(shot)
+        painter.drawImage(panel.container.mapTo(window, QPoint(0, 0)), panel.view.grabFramebuffer())
+        painter.end()
+    return shot
+
+
+def arrange_3d(window, options):
+    """The 3D view as ``options`` ask: its share of the width, hidden classes, a measurement, an orbit."""
+    width = sum(window.splitter.sizes())
+    window.splitter.setSizes([round(width * (1 - options.splitter)), round(width * options.splitter)])
+    three_d, preset = window.semantic3d, window.result.preset
+    for name in filter(None, options.hide.split(",")):
+        three_d.toggle_class(preset.classes.index(name))
+    if options.measure:
+        numbers = [int(v) for v in options.measure.split(",")]
+        three_d.add_measure_point(tuple(numbers[:2]))
+        three_d.add_measure_point(tuple(numbers[2:]))
+    if three_d.panel.view is not None:
+        three_d.panel.reset_view()
+        if options.orbit:
+            three_d.panel.view.orbit(*(float(v) for v in options.orbit.split(",")))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,79 @@
-"""Fixtures of the GUI tests: a weights folder and cache of their own, remembered settings in a file, windows."""
+"""Fixtures of the GUI tests: an X display for OpenGL, a weights folder and cache of their own, remembered
+settings in a file, windows."""
+import ctypes
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
 import pytest
-from PyQt5.QtCore import QSettings
+from PyQt5.QtCore import QCoreApplication, QSettings, Qt
 
 from ..conftest import REFERENCE_CKPT
 from .gui_support import FAST, demo_args
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_this_process():
+    """In the child before it runs: SIGTERM when this process ends (Linux), however it ends. An X server killed
+    earlier, while Qt still holds its connection, would make Xlib exit this process with an error."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def wait_for_x_server(number, timeout=20.0):
+    """Whether X display ``number`` accepts connections within ``timeout`` seconds (Xvfb names its display
+    before its socket is there)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX) as connection:
+            try:
+                connection.connect(f"/tmp/.X11-unix/X{number}")
+                return True
+            except OSError:
+                time.sleep(0.05)
+    return False
+
+
+def start_x_server():
+    """Xvfb on a free display, living as long as this process; its display (':1'), or None without Xvfb."""
+    if shutil.which("Xvfb") is None or not sys.platform.startswith("linux"):
+        return None
+    read, write = os.pipe()
+    subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1920x1200x24", "-nolisten", "tcp"],
+                     pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     preexec_fn=die_with_this_process)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 20)
+    number = os.read(read, 32).decode().strip() if ready else ""
+    os.close(read)
+    return f":{number}" if number.isdigit() and wait_for_x_server(number) else None
+
+
+def pytest_configure(config):
+    """An X display for OpenGL (the 3D view) while windows stay on Qt's offscreen platform: the one set, else
+    Xvfb's, else none (the OpenGL tests then skip, saying why). Set before any QApplication: the offscreen
+    platform opens its X connection for OpenGL at the first context and keeps it. Every window's OpenGL view
+    shares one context's resources: pyqtgraph compiles its shaders once, in the first context."""
+    if not os.environ.get("DISPLAY"):
+        display = start_x_server()
+        if display:
+            os.environ["DISPLAY"] = display
+    QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
+
+
+@pytest.fixture
+def opengl(qapp):
+    """Skips the test, saying why, where no OpenGL context can be made."""
+    from app.cloud_view import gl_problem
+
+    problem = gl_problem()
+    if problem:
+        pytest.skip(f"no OpenGL here: {problem}")
 
 
 @pytest.fixture

@@ -1,9 +1,15 @@
-"""The readout's text, without Qt: hover values from maps at the network's size, and the Performance rows."""
+"""The readout's text, without Qt: hover values from maps at the network's size, the point and distances in
+metres, and the Performance rows."""
+import math
 from dataclasses import replace
 
-from app.readout import (Measurements, backend_details, class_at, hover_text, map_pixel, performance_rows,
-                         postprocess_share, rows_html)
+import numpy as np
+import pytest
+
+from app.readout import (Measurements, backend_details, class_at, distance, distance_text, hover_text, map_pixel,
+                         performance_rows, postprocess_share, rows_html)
 from app.worker import Running
+from model.intrinsics import Intrinsics
 from model.settings import Agreement, Applied, RunSettings
 
 from .gui_support import known_result, low_resolution_result
@@ -27,6 +33,38 @@ def test_hover_reads_class_and_depth_at_the_network_resolution():
     assert hover_text(no_depth, (1, 1)) == "x 1, y 1:  chair"
 
 
+def plane(depth=4.0, shape=(96, 128), network_shape=(48, 64)):
+    """A wall facing the camera at ``depth`` metres, maps at the network's size."""
+    result = known_result(shape=shape, network_shape=network_shape)
+    return replace(result, depth=np.full(network_shape, depth, np.float32))
+
+
+def test_hover_gives_the_point_in_metres_in_the_camera_frame():
+    result = plane()
+    camera = Intrinsics(50, 40, 31.5, 23.5, 64, 48)  # for the 64 x 48 maps
+    # frame pixel (row 10, col 100) -> map pixel (5, 50): x = (50 - 31.5) * 4 / 50, y = (5 - 23.5) * 4 / 40
+    assert hover_text(result, (10, 100), camera) == "x 100, y 10:  floor  ·  4.00 m  ·  (+1.48, -1.85, 4.00) m"
+    assert hover_text(result, (10, 100)) == "x 100, y 10:  floor  ·  4.00 m"  # no intrinsics: no point
+    invalid = replace(result, depth=np.full((48, 64), np.nan, np.float32))
+    assert hover_text(invalid, (10, 100), camera) == "x 100, y 10:  floor  ·  nan m"
+
+
+def test_the_distance_between_two_pixels_of_a_plane_is_the_hand_computed_one():
+    camera = Intrinsics(50, 40, 31.5, 23.5, 64, 48)
+    result = plane(depth=4.0)
+    a, b = (10, 20), (80, 120)  # frame pixels -> map pixels (5, 10) and (40, 60)
+    by_hand = 4.0 * math.hypot((60 - 10) / 50, (40 - 5) / 40)  # the same depth: only x and y differ
+    assert distance(result, camera, a, b) == pytest.approx(by_hand, rel=1e-6)
+    assert distance_text(result, camera, a, b) == f"{by_hand:.2f} m from x 20, y 10 to x 120, y 80"
+    assert distance(result, camera, a, a) == 0.0
+    holes = plane()
+    holes.depth[5, 10] = 0.0  # no depth there
+    assert distance(holes, camera, a, b) is None
+    assert distance_text(holes, camera, a, b) == "no depth to measure from x 20, y 10 to x 120, y 80"
+    assert distance(replace(result, depth=None), camera, a, b) is None
+    assert distance(result, camera, a, (96, 0)) is None  # outside the frame
+
+
 def running(applied, chosen=True):
     result = known_result()
     return Running("nyud", "nyud", "mobilenet_v2", None, result.preset, ("segm", "depth"), applied, RunSettings(),
@@ -47,6 +85,10 @@ def test_performance_rows_show_costs_and_what_runs_with_its_agreement():
     assert rows["runs on"] == "CPU int8, openvino (1 left out: hover)"
     assert rows["vs fp32"] == "labels 99.1 %, depth 0.40 %"
     assert postprocess_share(timings) == 0.2
+    assert "3D" not in rows and "camera" not in rows  # the 3D view hidden, nothing resolved yet
+    three_d = replace(m, cloud_ms=4.25, cloud_draw_ms=2.5, cloud_points=100000, camera="NYUDv2 Kinect: fx 518.9")
+    rows = dict(performance_rows(three_d))
+    assert rows["3D"] == "4.2 build + 2.5 draw ms, 100,000 points" and rows["camera"] == "NYUDv2 Kinect: fx 518.9"
 
 
 def test_before_the_first_frame_the_rows_say_the_choice_is_being_made():

@@ -8,6 +8,7 @@ import numpy as np
 from app.compose import side_by_side
 from app.panels import Arrangement
 from app.recorder import Recorder
+from model.intrinsics import Intrinsics
 
 from ..conftest import read_video
 from .gui_support import WAIT_MS, low_resolution_result
@@ -58,6 +59,23 @@ def test_a_snapshot_saves_the_view_labels_and_depth_at_the_frame_size(qtbot, tmp
     assert threads[0] == "recorder"
     qtbot.waitUntil(lambda: bool(saved), timeout=WAIT_MS)
     assert "shot_view.png" in saved[0]
+    assert not (tmp_path / "shot_cloud.ply").exists()  # no intrinsics given: no point cloud
+
+
+def test_a_snapshot_with_intrinsics_also_writes_the_full_resolution_cloud(qtbot, tmp_path):
+    from plyfile import PlyData
+
+    recorder = Recorder()
+    saved = []
+    recorder.saved.connect(saved.append)
+    result, threads = watched(low_resolution_result())
+    recorder.snapshot(tmp_path, "shot", result, Arrangement(), Intrinsics.from_hfov(60, (96, 128)))
+    assert recorder.close()
+    vertex = PlyData.read(str(tmp_path / "shot_cloud.ply"))["vertex"]
+    assert vertex.count == 96 * 128 and set(vertex["z"]) == {2.5, 6.0}
+    assert threads == ["recorder"] and not list(tmp_path.glob(".*part*"))
+    qtbot.waitUntil(lambda: bool(saved), timeout=WAIT_MS)
+    assert "shot_cloud.ply" in saved[0]
 
 
 def test_failures_are_said_in_one_line_and_the_recorder_goes_on(qtbot, tmp_path):

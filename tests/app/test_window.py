@@ -12,7 +12,7 @@ from PyQt5.QtWidgets import QToolButton
 from app.compose import blend, side_by_side
 from app.panels import Arrangement, composed_view
 from app.sources import CameraSource, SourceError, SyntheticSource, VideoSource
-from app.window import SMALLEST, initial_size
+from app.screen_fit import SMALLEST, initial_size
 from model.engine import Predictor
 
 from ..conftest import REFERENCE_CKPT, read_video
@@ -55,10 +55,10 @@ def test_layout_and_opacity_toggles_change_what_is_shown(qtbot, make_window, tmp
     assert window.arrangement.opacity == pytest.approx(0.7)
     window.controls.layout_actions["single"].trigger()
     shown = []
-    for _ in range(4):
-        shown.append(window.views.names[0])
+    for _ in range(5):
+        shown.append(window.views.names[0] if window.views.names else window.arrangement.single)
         window.controls.next_view_action.trigger()
-    assert sorted(shown) == ["depth", "input", "normals", "segmentation"]
+    assert sorted(shown) == ["3d", "depth", "input", "normals", "segmentation"]  # 3d: the 3D view alone
     window.set_single_view("depth")
     np.testing.assert_array_equal(window.views.shown_image("depth"), result.depth_rgb)
     assert window.views.depth_scale.isVisible()  # the depth scale stands under a depth view
@@ -127,7 +127,9 @@ def test_hover_reports_class_and_metres_of_a_known_frame(qtbot, make_window, tmp
     feed(window, known_result())
     window.update_readout()  # the legend follows the readout's timer
     hover(window, qtbot, 40, 10)
-    assert window.status.hover.text() == "x 10, y 40:  chair  ·  2.50 m"
+    camera = window.result.preset.intrinsics.scaled_to((96, 128))  # the preset's Kinect, scaled to the maps
+    x, y = (10 - camera.cx) * 2.5 / camera.fx, (40 - camera.cy) * 2.5 / camera.fy
+    assert window.status.hover.text() == f"x 10, y 40:  chair  ·  2.50 m  ·  ({x:+.2f}, {y:+.2f}, 2.50) m"
     assert window.legend.class_names == ["chair", "floor"]
     assert window.legend.item(window.legend.class_names.index("chair")).font().bold()
     hover(window, qtbot, 5, 120)
@@ -140,9 +142,9 @@ def test_hover_reads_maps_at_the_network_resolution_at_the_matching_pixel(qtbot,
     window = make_window(source=missing_video(tmp_path))
     feed(window, low_resolution_result(shape=(96, 128), network_shape=(48, 64)))  # chair: map columns < 40
     hover(window, qtbot, 90, 78)  # frame column 78 -> map column 39: chair
-    assert window.status.hover.text() == "x 78, y 90:  chair  ·  2.50 m"
+    assert window.status.hover.text().startswith("x 78, y 90:  chair  ·  2.50 m  ·  (")
     hover(window, qtbot, 90, 80)  # -> map column 40: floor
-    assert window.status.hover.text() == "x 80, y 90:  floor  ·  6.00 m"
+    assert window.status.hover.text().startswith("x 80, y 90:  floor  ·  6.00 m  ·  (")
 
 
 def test_hover_end_to_end_with_the_real_network(qtbot, make_window):
@@ -155,7 +157,7 @@ def test_hover_end_to_end_with_the_real_network(qtbot, make_window):
     hover(window, qtbot, 50, 70)
     row, col = 50 * result.labels.shape[0] // 96, 70 * result.labels.shape[1] // 128
     name = result.preset.classes[int(result.labels[row, col])]
-    assert window.status.hover.text() == f"x 70, y 50:  {name}  ·  {result.depth[row, col]:.2f} m"
+    assert window.status.hover.text().startswith(f"x 70, y 50:  {name}  ·  {result.depth[row, col]:.2f} m")
 
 
 def test_pause_and_single_step(qtbot, make_window):
@@ -281,7 +283,7 @@ def test_the_first_run_shows_its_progress_and_stays_responsive(qtbot, make_windo
     assert any(m.startswith("ready: CPU fp32, torch") for _, m in stages)
     fractions = [f for f, m in stages if f >= 0 and not m.startswith("stage")]  # the predictor's own stages
     assert len(fractions) >= 2 and fractions == sorted(fractions)
-    assert window.stack.currentWidget() is window.views
+    assert window.stack.currentWidget() is window.splitter and window.views.isVisible()
 
 
 def test_plots_leave_the_warm_up_out(qtbot, make_window, tmp_path):
