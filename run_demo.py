@@ -93,8 +93,8 @@ def build_parser():
                       help="side by side, segmentation blended over the input, or one large view "
                            "(default: %(default)s)")
     view.add_argument("--opacity", type=float, default=0.5, help="blend opacity 0..1 (default: %(default)s)")
-    view.add_argument("--view", choices=("input", "segmentation", "depth", "normals"),
-                      help="what --overlay single shows (default: segmentation)")
+    view.add_argument("--view", choices=("input", "segmentation", "depth", "normals", "3d"),
+                      help="what --overlay single shows; 3d: the point cloud (default: segmentation)")
     view.add_argument("--snapshots", metavar="DIR",
                       help="folder for snapshots (P) and recordings (R) (default: ./snapshots)")
     view.add_argument("--record", metavar="FILE.mp4", help="record the composed view from the start")

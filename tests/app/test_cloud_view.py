@@ -245,3 +245,10 @@ def test_the_snapshot_writes_the_full_resolution_cloud_as_ply(make_window, tmp_p
     np.testing.assert_allclose([vertex["x"][130], vertex["y"][130], vertex["z"][130]],
                                pixel_point(full.depth, camera, 1, 2), rtol=1e-5)  # vertex 130: row 1, col 2
     assert "class 0 wall" in ply.comments and any(c.startswith("intrinsics fx") for c in ply.comments)
+
+
+def test_the_command_line_opens_the_3d_view_alone(opengl, make_window, tmp_path, qtbot):
+    window = make_window("--overlay", "single", "--view", "3d", source=missing_video(tmp_path))
+    feed(window, known_result(shape=(96, 128)))
+    assert window.semantic3d.panel.isVisible() and not window.views.isVisible()
+    assert window.controls.single_box.currentText() == "3D"
