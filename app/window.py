@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         worker.failed.connect(self.on_failed)
         worker.progress.connect(self.on_progress)
         worker.downloading.connect(self.on_downloading)
+        worker.produced.connect(self.redraw)  # drawn as soon as it is there; the timer keeps the 3D view going
         self.pipeline.source_opened.connect(self.on_source_opened)
         self.pipeline.source_failed.connect(self.on_source_failed)
         self.pipeline.source_ended.connect(lambda name: self.report(f"end of {name} (Ctrl+L loops it; File opens "

@@ -89,6 +89,7 @@ class InferenceWorker(QObject):
     progress = pyqtSignal(float, str)  # fraction done (negative: unknown) and what is happening; "" when done
     downloading = pyqtSignal(object, object)  # bytes done, bytes in all (-1 while unknown)
     failed = pyqtSignal(str)  # one line
+    produced = pyqtSignal()  # a new Output waits in latest() (sent when there was none: one wake-up per wait)
     _requested = pyqtSignal()  # queued to this object's thread
 
     def __init__(self, slot):
@@ -265,9 +266,12 @@ class InferenceWorker(QObject):
             self.running.emit(self.current)
         output = Output(result, frame.index, frame.captured if captured is None else captured, warmed)
         with self._lock:
+            waiting = self._latest is not None
             self._latest = output
             if not warmed:
                 self.rate.tick()
+        if not waiting:
+            self.produced.emit()
 
     def _rerun_last_frame(self):
         """After a change, the last frame again: a paused view shows the new network's answer."""

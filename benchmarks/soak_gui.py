@@ -70,6 +70,9 @@ def main(argv=None):
         window = MainWindow(demo, settings=QSettings(str(tmp / "settings.ini"), QSettings.IniFormat),
                             source=ImageFolderSource(frames, loop=True))
         window.show()
+        drawn = []  # every result the window drew
+        show_output = window.show_output
+        window.show_output = lambda output: (drawn.append(output.index), show_output(output))[1]
         samples, latencies, shares = [], [], []
         start = time.perf_counter()
         shown, last_index, next_sample, last_change = 0, -1, 0, start
@@ -125,7 +128,8 @@ def main(argv=None):
     print()
     print(f"frames shown: {shown:,} ({processed:,} captured) in {elapsed:.0f} s, network input {args.size} px, "
           f"frames {h}x{w}, {runs}")
-    print(f"display rate: {display_fps:.1f} fps; inference rate: {inference_fps:.1f} fps (the last seconds)")
+    print(f"display rate: {display_fps:.1f} fps; inference rate: {inference_fps:.1f} fps (the last seconds); "
+          f"results drawn: {len(set(drawn)):,} of {processed:,} ({len(set(drawn)) / max(1, processed):.3f})")
     print(f"capture to screen: median {statistics.median(latencies):.1f} ms, 95th percentile "
           f"{percentile(latencies, 0.95):.1f} ms")
     print(f"post-processing: median {100 * statistics.median(shares):.0f} % of the network's time")
