@@ -5,6 +5,7 @@ column ``u`` is the ray through its centre ``(u, v)`` (``model.intrinsics``' con
 ``((u - cx) z / fx, (v - cy) z / fy, z)``.
 """
 import math
+import functools
 import numbers
 from dataclasses import dataclass
 
@@ -70,6 +71,14 @@ def _pixel_rank(flat_indices):
     return x ^ (x >> 16)
 
 
+@functools.lru_cache(maxsize=8)
+def _ranked_positions(height, width, stride, device):
+    """The positions in the ``stride``-sampled grid of a height x width map, best rank (``_pixel_rank``) first:
+    made once per map size, so that keeping the budget's best-ranked valid pixels is a lookup, not a sort."""
+    rows, cols = (torch.arange(0, n, stride, device=device) for n in (height, width))
+    return torch.argsort(_pixel_rank((rows[:, None] * width + cols[None, :]).reshape(-1)))
+
+
 def _is_count(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
 
@@ -97,18 +106,19 @@ def back_project(depth, intrinsics, image=None, labels=None, *, stride=1, max_de
     if max_depth is not None and not max_depth > 0:
         raise ValueError(f"max_depth must be a positive number of metres or None, got {max_depth!r}")
 
-    sampled = depth[::stride, ::stride]
+    sampled = depth[::stride, ::stride].reshape(-1)  # a copy when strided: indexed flat from here on
     valid = torch.isfinite(sampled) & (sampled > 0)
     if max_depth is not None:
         valid &= sampled <= max_depth
-    rows, cols = valid.nonzero(as_tuple=True)
-    z = sampled[rows, cols]
-    rows, cols = rows * stride, cols * stride
+    positions = valid.nonzero()[:, 0]
+    if point_budget is not None and len(positions) > point_budget:
+        order = _ranked_positions(*depth.shape, stride, depth.device)
+        chosen = order.index_select(0, valid.index_select(0, order).nonzero()[:point_budget, 0])
+        positions = torch.zeros_like(valid).index_fill_(0, chosen, True).nonzero()[:, 0]  # raster order
+    z = sampled.index_select(0, positions)
+    width = (depth.shape[1] + stride - 1) // stride
+    rows, cols = positions // width * stride, positions % width * stride
     flat_indices = rows * depth.shape[1] + cols
-    if point_budget is not None and len(rows) > point_budget:
-        rank = _pixel_rank(flat_indices)
-        keep = rank <= rank.kthvalue(point_budget).values
-        rows, cols, z, flat_indices = rows[keep], cols[keep], z[keep], flat_indices[keep]
     x = (cols.float() - intrinsics.cx) * z / intrinsics.fx
     y = (rows.float() - intrinsics.cy) * z / intrinsics.fy
 
