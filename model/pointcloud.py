@@ -4,8 +4,8 @@ The camera frame is OpenCV's: x right, y down, z forward (the depth), in metres.
 column ``u`` is the ray through its centre ``(u, v)`` (``model.intrinsics``' convention), so it lands at
 ``((u - cx) z / fx, (v - cy) z / fy, z)``.
 """
-import math
 import functools
+import math
 import numbers
 from dataclasses import dataclass
 
