@@ -13,11 +13,11 @@ import pyqtgraph.opengl as gl
 from OpenGL.GL import (GL_BLEND, GL_COLOR_ARRAY, GL_DEPTH_TEST, GL_FLOAT, GL_ONE_MINUS_SRC_ALPHA, GL_POINTS,
                        GL_SRC_ALPHA, GL_UNSIGNED_BYTE, GL_VERTEX_ARRAY, glColorPointer, glDisableClientState,
                        glDrawArrays, glEnableClientState, glPointSize, glVertexPointer)
+from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtGui import QColor, QOpenGLWindow, QSurfaceFormat
 from pyqtgraph import Vector
 from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
 from pyqtgraph.opengl.GLViewWidget import GLViewMixin
-from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtGui import QColor, QOpenGLWindow, QSurfaceFormat
 
 from . import theme
 from .cloud import frustum_lines, nearest_on_screen

@@ -15,8 +15,8 @@ from PyQt5.QtCore import QObject, pyqtSignal
 
 from model.errors import first_line
 from model.files import depth_millimetres, write_png
-from model.pointcloud import back_project
 from model.ply import write_ply
+from model.pointcloud import back_project
 
 from .panels import composed_view
 from .video import VideoFile

@@ -9,9 +9,6 @@ that ``run_demo.py --weights`` and every command here load), ``last.state`` (opt
 ``--resume``), ``config.json``, ``log.csv`` and ``curves.png``. Under torchrun every process trains on its share
 of each batch (``--batch-size`` is per process) and only rank 0 validates and writes.
 """
-import argparse
-import csv
-import io
 import json
 import math
 import os
@@ -20,7 +17,6 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -28,191 +24,20 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from . import cli
 from . import postprocess as pp
 from .checkpoint import CheckpointError, atomic_torch_save, describe_state_dict, read_state_dict, save_checkpoint
 from .data import DataError, JointTransform, MultiTaskDataset, collate, load_samples
 from .datalist import ListError
-from .encoders import ENCODERS
 from .encoders.imagenet import WeightsUnavailable, load_imagenet
 from .files import write_atomic, write_png
-from .losses import DEFAULT_WEIGHTS, multitask_loss
+from .losses import multitask_loss
 from .metrics import DepthMeter, NormalsMeter, SegmentationMeter
 from .network import LWRefineNet, build_model
-from .presets import TASKS, generic_preset, get_preset, presets
+from .presets import generic_preset, get_preset
 from .settings import resolve_device
+from .train_config import ConfigError, parse_args
+from .train_log import plot_curves, write_log
 from .weights import WeightsError, resolve
-
-DEFAULTS = {
-    "train": None,
-    "val": None,
-    "root": None,
-    "preset": "nyud",
-    "classes": None,
-    "tasks": None,
-    "depth_png_scale": None,
-    "encoder": "mobilenet_v2",
-    "pretrained": "imagenet",
-    "init": None,
-    "out": "runs/train",
-    "epochs": 100,
-    "batch_size": 6,
-    "crop": 400,
-    "scale": [0.5, 2.0],
-    "flip": True,
-    "lr_encoder": 1e-3,
-    "lr_decoder": 1e-2,
-    "momentum": 0.9,
-    "weight_decay": 1e-5,
-    "lr_step": 50,
-    "lr_gamma": 0.1,
-    "loss_weights": dict(DEFAULT_WEIGHTS),
-    "workers": 2,
-    "seed": 0,
-    "device": "auto",
-    "amp": True,
-    "sync_bn": False,
-    "freeze_bn": False,
-    "progress": True,
-}
-HELP = {
-    "train": "list file (rgb<TAB>mask<TAB>depth[<TAB>normals]) or folder (rgb/, masks/, depth/, normals/)",
-    "val": "the same, for validation after each epoch",
-    "root": "folder the lists' paths are relative to (default: each list's folder)",
-    "preset": "classes, colours and depth PNG scale of the data",
-    "classes": "class names, for classes no preset has (overrides the preset's)",
-    "tasks": "tasks to train (default: the preset's)",
-    "depth_png_scale": "ground-truth depth PNG value per metre (default: the preset's: NYUD 5000, KITTI 800)",
-    "encoder": "the backbone",
-    "pretrained": "the encoder's start: torchvision's ImageNet weights, or none (random)",
-    "init": "where to start from; a new segmentation head if the classes differ",
-    "out": "output folder",
-    "batch_size": "per process",
-    "crop": "square training crop in pixels (0: none)",
-    "scale": "random scale range",
-    "lr_decoder": "learning rate of the decoder and heads",
-    "lr_step": "epochs between learning-rate decays by --lr-gamma",
-    "loss_weights": "per task, e.g. depth=1.0",
-    "epochs": "passes over the training data",
-    "lr_encoder": "learning rate of the encoder",
-    "momentum": "SGD momentum",
-    "weight_decay": "SGD weight decay",
-    "lr_gamma": "learning-rate decay factor",
-    "workers": "data-loading processes (per process)",
-    "seed": "random seed",
-    "device": "auto, cpu, cuda or cuda:N",
-    "flip": "random horizontal flips",
-    "progress": "progress bars",
-    "amp": "fp16 mixed precision, on CUDA only",
-    "sync_bn": "SyncBatchNorm across processes (CUDA only)",
-    "freeze_bn": "BatchNorm on its running statistics (small batches, fine-tuning)",
-}
-
-
-class ConfigError(ValueError):
-    """A setting that cannot be used; one line."""
-
-
-# ---------------------------------------------------------------- configuration
-
-def load_config(path):
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the config ({e.strerror or e})") from None
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except Exception as e:
-        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
-                          f"{str(e).splitlines()[0]}") from None
-    data = data or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings")
-    unknown = sorted(set(data) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"{path}: unknown settings {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
-    return data
-
-
-CHOICES = {"preset": tuple(presets()), "tasks": TASKS, "encoder": tuple(ENCODERS), "pretrained": ("imagenet", "none")}
-METAVARS = {"train": "LIST|DIR", "val": "LIST|DIR", "root": "DIR", "classes": "NAME", "init": "NAME|PATH",
-            "out": "DIR", "scale": "X", "depth_png_scale": "X", "device": "DEVICE"}
-EXAMPLES = """
-python -m model.train --train data/train.txt --val data/val.txt --preset nyud --out runs/nyud
-python -m model.train --config train.yaml --init nyud --epochs 20 --lr-encoder 1e-4   # fine-tune
-python -m model.train --config train.yaml --out runs/nyud --resume
-"""
-
-
-def _shown(default):
-    if isinstance(default, bool):
-        return "yes" if default else "no"
-    if isinstance(default, dict):
-        return " ".join(f"{k}={v:g}" for k, v in default.items())
-    if isinstance(default, list):
-        return " ".join(f"{v:g}" for v in default)
-    return default
-
-
-def parse_args(argv=None):
-    parser = cli.parser("python -m model.train", __doc__, EXAMPLES)
-    parser.add_argument("--config", metavar="FILE", help="YAML or JSON file of settings (flags override it)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    for key, default in DEFAULTS.items():
-        flag = "--" + key.replace("_", "-")
-        help_text = cli.checkpoint_help(HELP[key]) if key == "init" else HELP.get(key)
-        value = _shown(default)
-        shown = {"help": " ".join(filter(None, (help_text, f"(default: {value})" if value is not None else "")))}
-        if key in CHOICES and key != "tasks":
-            shown["choices"] = CHOICES[key]
-        if isinstance(default, bool):
-            parser.add_argument(flag, type=_boolean, metavar="yes|no", default=argparse.SUPPRESS, **shown)
-        elif key in ("scale", "classes", "tasks"):
-            parser.add_argument(flag, nargs="+", default=argparse.SUPPRESS, type=float if key == "scale" else str,
-                                metavar=METAVARS.get(key), choices=CHOICES.get(key), **shown)
-        elif key == "loss_weights":
-            parser.add_argument(flag, metavar="TASK=W", nargs="+", default=argparse.SUPPRESS, **shown)
-        else:
-            kind = float if key == "depth_png_scale" else type(default) if default is not None else str
-            metavar = METAVARS.get(key, None if key in CHOICES else "X" if kind is float else "N" if kind is int
-                                   else None)
-            parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, metavar=metavar, **shown)
-    args = vars(parser.parse_args(argv))
-    config = dict(DEFAULTS)
-    if args.get("config"):
-        config.update(load_config(args.pop("config")))
-    args.pop("config", None)
-    resume = args.pop("resume")
-    if "loss_weights" in args:
-        args["loss_weights"] = {**config["loss_weights"], **_weights(args["loss_weights"])}
-    config.update(args)
-    return config, resume
-
-
-def _boolean(text):
-    if text.lower() in ("yes", "true", "1", "on"):
-        return True
-    if text.lower() in ("no", "false", "0", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
-
-
-def _weights(pairs):
-    out = {}
-    for pair in pairs:
-        task, _, value = pair.partition("=")
-        try:
-            out[task] = float(value)
-        except ValueError:
-            raise ConfigError(f"--loss-weights: expected TASK=WEIGHT, got {pair!r}") from None
-    return out
-
 
 # ---------------------------------------------------------------- set-up
 
@@ -532,68 +357,9 @@ def _resume(out, trainer, device):
     return state["epoch"], state["best"], list(state["history"])
 
 
-# ---------------------------------------------------------------- log and curves
-
-def write_log(history, path):
-    fields = list(dict.fromkeys(k for row in history for k in row))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(history)
-    write_atomic(path, text.getvalue().encode())
-
-
-CURVE_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
-
-
-def plot_curves(history, width=960, height=360):
-    """An RGB image: losses per epoch on the left (one scale from 0, its top printed), validation metrics on the
-    right (different units: each curve spans the panel, its range printed in the legend)."""
-    keys = list(dict.fromkeys(k for row in history for k in row))
-    losses = [k for k in keys if k.endswith("loss") or (k.startswith("train_") and k != "train_loss")]
-    metrics = [k for k in keys if k.startswith("val_") and not k.endswith("loss")]
-    image = np.full((height, width, 3), 255, np.uint8)
-    for index, (title, names) in enumerate((("losses", losses), ("validation", metrics))):
-        _panel(image[:, index * width // 2:(index + 1) * width // 2], title, history, names, shared=index == 0)
-    return image
-
-
-def _panel(image, title, history, names, shared):
-    h, w = image.shape[:2]
-    left, right, top, bottom = 40, 10, 30, 30 + 16 * len(names)
-    cv2.putText(image, title, (left, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.rectangle(image, (left, top), (w - right, h - bottom), (160, 160, 160), 1)
-    epochs = [row["epoch"] for row in history]
-    span = max(1, epochs[-1] - epochs[0])
-    finite = [row[n] for row in history for n in names if n in row and math.isfinite(row[n])]
-    top_value = max(finite, default=1.0) or 1.0
-    if shared:
-        cv2.putText(image, f"{top_value:.3g}", (2, top + 10), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-        cv2.putText(image, "0", (2, h - bottom), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
-    for i, name in enumerate(names):
-        points = [(row["epoch"], row[name]) for row in history if name in row and math.isfinite(row[name])]
-        if not points:
-            continue
-        values = [v for _, v in points]
-        low, high = min(values), max(values)
-        base, scale = (0.0, top_value) if shared else (low, (high - low) or 1.0)
-        xy = np.array([[left + (e - epochs[0]) / span * (w - left - right),
-                        h - bottom - (v - base) / scale * (h - top - bottom)] for e, v in points], np.int32)
-        colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
-        cv2.polylines(image, [xy], False, colour, 2, cv2.LINE_AA)
-        for x, y in xy:
-            cv2.circle(image, (int(x), int(y)), 2, colour, -1, cv2.LINE_AA)
-        label = f"{name}: {values[-1]:.4g}  (range {low:.4g} .. {high:.4g})"
-        cv2.putText(image, label, (left, h - bottom + 14 + 16 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1,
-                    cv2.LINE_AA)
-    cv2.putText(image, f"epoch {epochs[0]} .. {epochs[-1]}", (w - right - 110, top - 8),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-
-
 def main(argv=None):
     try:
-        config, resume = parse_args(argv)
+        config, resume = parse_args(argv, __doc__)
         history = train(config, resume)
     except (ConfigError, WeightsUnavailable, DataError, FloatingPointError) as e:
         # A DataLoader worker's error arrives with the worker's traceback; its last line is the message.

@@ -4,8 +4,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app.compose import (annotation_height, class_legend, classes_in_view, depth_colour_bar, depth_ticks,
-                         side_by_side)
+from app.compose import annotation_height, class_legend, classes_in_view, depth_colour_bar, depth_ticks, side_by_side
 from model.postprocess import depth_lut
 from model.presets import get_preset
 

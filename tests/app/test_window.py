@@ -11,8 +11,8 @@ from PyQt5.QtWidgets import QToolButton
 
 from app.compose import blend, side_by_side
 from app.panels import Arrangement, composed_view
-from app.sources import CameraSource, SourceError, SyntheticSource, VideoSource
 from app.screen_fit import SMALLEST, initial_size
+from app.sources import CameraSource, SourceError, SyntheticSource, VideoSource
 from model.engine import Predictor
 
 from ..conftest import REFERENCE_CKPT, read_video

@@ -11,7 +11,8 @@ import torchvision
 
 from model import CheckpointError, build_model, get_preset, load_model, save_checkpoint
 from model.info import main as info_main
-from model.train import ConfigError, create_model
+from model.train import create_model
+from model.train_config import ConfigError
 from run_demo import main as demo_main
 
 from ..conftest import REFERENCE_CKPT

@@ -13,8 +13,8 @@ from model import load_model
 from model.checkpoint import save_checkpoint
 from model.network import build_model
 from model.postprocess import normalise
-from model.train import (DEFAULTS, ConfigError, Trainer, create_model, main, param_groups, parse_args,
-                         resolve_preset, sync_batchnorm, train)
+from model.train import Trainer, create_model, main, param_groups, resolve_preset, sync_batchnorm, train
+from model.train_config import DEFAULTS
 
 from ..conftest import REFERENCE_CKPT, ROOT
 from .test_data import write_pattern_sample
@@ -62,19 +62,6 @@ def test_loss_falls_over_a_few_dozen_steps():
     trainer.train_mode()
     losses = [trainer.step(batch)[0] for _ in range(30)]
     assert np.mean(losses[-5:]) < 0.5 * losses[0]
-
-
-def test_config_file_then_flags(tmp_path):
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text("epochs: 7\nbatch_size: 3\nscale: [0.75, 1.25]\nloss_weights: {segm: 1.0}\n")
-    config, resume = parse_args(["--config", str(cfg), "--batch-size", "5", "--flip", "no", "--resume",
-                                 "--loss-weights", "depth=0.25"])
-    assert (config["epochs"], config["batch_size"], config["flip"], resume) == (7, 5, False, True)
-    assert config["scale"] == [0.75, 1.25] and config["loss_weights"]["segm"] == 1.0
-    assert config["loss_weights"]["depth"] == 0.25
-    (tmp_path / "bad.json").write_text('{"epoch": 3}')
-    with pytest.raises(ConfigError, match="unknown settings epoch"):
-        parse_args(["--config", str(tmp_path / "bad.json")])
 
 
 def test_run_writes_loadable_checkpoints_log_and_curves(pattern_data, tmp_path):
