@@ -129,18 +129,12 @@ class ImagePanel:
             self.measure_label.setPos(sum(xs) / 2, max(ys) if below else min(ys))
 
 
-class DepthScale(QGraphicsObject):
-    """The depth colours on the preset's fixed range in metres, ticked, as wide as the depth panel."""
+class PanelKey(QGraphicsObject):
+    """A colour key under a panel, KEY_H high and as wide as the panel; ``place`` puts it there."""
 
     def __init__(self):
         super().__init__()
-        self._w, self.max_depth = 200.0, 10.0
-        lut = depth_lut()
-        self.gradient = QPixmap.fromImage(QImage(lut.tobytes(), len(lut), 1, 3 * len(lut), QImage.Format_RGB888))
-
-    def set_range(self, max_depth):
-        self.max_depth = float(max_depth)
-        self.update()
+        self._w = 200.0
 
     def place(self, rect):
         self.prepareGeometryChange()
@@ -149,6 +143,20 @@ class DepthScale(QGraphicsObject):
 
     def boundingRect(self):
         return QRectF(0, 0, self._w, KEY_H)
+
+
+class DepthScale(PanelKey):
+    """The depth colours on the preset's fixed range in metres, ticked, as wide as the depth panel."""
+
+    def __init__(self):
+        super().__init__()
+        self.max_depth = 10.0
+        lut = depth_lut()
+        self.gradient = QPixmap.fromImage(QImage(lut.tobytes(), len(lut), 1, 3 * len(lut), QImage.Format_RGB888))
+
+    def set_range(self, max_depth):
+        self.max_depth = float(max_depth)
+        self.update()
 
     def paint(self, painter, option, widget=None):
         bar = QRectF(0, 4, self._w, 12)
@@ -170,7 +178,7 @@ class DepthScale(QGraphicsObject):
                              Qt.AlignLeft, text)
 
 
-class NormalsKey(QGraphicsObject):
+class NormalsKey(PanelKey):
     """A sphere shaded with the normals panel's colouring: a surface has the colour of the sphere where the
     sphere faces the same way."""
 
@@ -181,15 +189,6 @@ class NormalsKey(QGraphicsObject):
         size = KEY_H - 4
         rgba = normals_key(size)
         self.sphere = QPixmap.fromImage(QImage(rgba.tobytes(), size, size, 4 * size, QImage.Format_RGBA8888))
-        self._w = 200.0
-
-    def place(self, rect):
-        self.prepareGeometryChange()
-        self.setPos(rect[0], rect[1])
-        self._w = rect[2]
-
-    def boundingRect(self):
-        return QRectF(0, 0, self._w, KEY_H)
 
     def paint(self, painter, option, widget=None):
         painter.drawPixmap(0, 2, self.sphere)

@@ -1,4 +1,7 @@
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -99,3 +102,20 @@ def fitted_ckpt(request, tmp_path_factory):
     cache = getattr(request.config, "cache", None)
     folder = cache.mkdir("fitted") if cache is not None else tmp_path_factory.mktemp("fitted")
     return fitted_checkpoint(folder)
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_folder(tmp_path):
+    """``(folder, base URL)``: a folder served over HTTP on 127.0.0.1 for the test's duration."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

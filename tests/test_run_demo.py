@@ -1,9 +1,6 @@
 """run_demo.py's command line: -i for any source, the wrong-kind messages, the flags the user typed, and the run
 settings taking effect the same way in the window's arguments and headless."""
-import functools
-import http.server
 import sys
-import threading
 import types
 
 import cv2
@@ -29,22 +26,12 @@ def write_video(path, frames=12, fps=15.0):
     return path
 
 
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def served_video(tmp_path):
+def served_video(http_folder):
     """The URL of a 12-frame video served over HTTP on 127.0.0.1 for the test's duration."""
-    folder = tmp_path / "served"
-    folder.mkdir()
+    folder, url = http_folder
     write_video(folder / "clip.avi")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/clip.avi"
-    server.shutdown()
-    server.server_close()
+    return f"{url}/clip.avi"
 
 
 @pytest.fixture

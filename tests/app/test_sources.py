@@ -1,8 +1,4 @@
 """Frame sources: one contract for every kind in the registry, then what each kind does of its own."""
-import functools
-import http.server
-import threading
-
 import cv2
 import numpy as np
 import pytest
@@ -40,23 +36,6 @@ def read_all(source, limit=1000):
         while len(frames) < limit and (frame := source.read()) is not None:
             frames.append(frame)
     return frames
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def http_folder(tmp_path):
-    """``(folder, base URL)``: a folder served over HTTP on 127.0.0.1 for the test's duration."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 class FakeCapture:
