@@ -79,7 +79,6 @@ class ConfigError(ValueError):
     """A setting that cannot be used; one line."""
 
 
-
 def load_config(path):
     path = Path(path)
     try:
