@@ -30,6 +30,7 @@ from .backends import Exports
 from .backends.onnx_runtime import session as onnx_session
 from .checkpoint import CheckpointError, load_model
 from .engine import Predictor, calibration_frame
+from .errors import first_line
 from .export import export_onnx
 from .files import write_atomic
 from .network import build_model
@@ -127,7 +128,7 @@ def network_rows(model, size, device, guard, log):
             with torch.inference_mode():
                 measured = agreement(expected, runner(x.to(runner.input_dtype)), model.tasks)
         except Exception as e:  # a backend that cannot build here is one row fewer, said why
-            log(f"  {cls.name} {precision}: skipped ({str(e).strip().splitlines()[0][:120]})")
+            log(f"  {cls.name} {precision}: skipped ({first_line(e, 120)})")
             continue
         row = Row(f"{cls.name} {precision}", network=_inference(runner),
                   prepare=lambda f, r=runner: input_for(f, size, device).to(r.input_dtype))

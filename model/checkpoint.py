@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from .errors import first_line
 from .files import atomic_path
 from .network import build_model
 from .presets import generic_preset, get_preset, infer_preset, presets
@@ -108,7 +109,8 @@ def _unpickle(path):
         if "Weights only load failed" in str(e) or "Unsupported global" in str(e):
             raise CheckpointError(f"{path}: refused: it holds Python objects beyond tensors, "
                                   "which weights-only loading does not run (untrusted pickle)") from None
-        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({_first_line(e)})") from None
+        cause = first_line(e).split(". ")[0][:160]
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({cause})") from None
 
 
 def _is_dense(value):
@@ -268,7 +270,3 @@ def _listing(items, limit=5):
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0].split(". ")[0][:160] if text else type(error).__name__

@@ -20,6 +20,7 @@ from . import postprocess as pp
 from .checkpoint import CheckpointError, load_model
 from .data import FIELDS, DataError, read_rgb
 from .datalist import ListError, read_list, write_list
+from .errors import first_line
 from .evaluate import predict
 from .files import write_png
 from .presets import IGNORE_LABEL
@@ -122,7 +123,7 @@ def main(argv=None):
         count, written, kept = distill(teacher, samples, args.out, Path(args.list).name, root, args.tasks,
                                        args.threshold, args.depth_png_scale, args.size, device)
     except (ListError, WeightsError, CheckpointError, DataError, RuntimeError, OSError) as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        print(f"error: {first_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted; run the same command again to continue", file=sys.stderr)

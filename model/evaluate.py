@@ -28,6 +28,7 @@ from .checkpoint import CheckpointError, load_model
 from .data import DataError, read_depth, read_mask, read_normals, read_rgb
 from .datalist import ListError, read_list
 from .engine import network_size
+from .errors import first_line
 from .files import write_atomic
 from .metrics import DEPTH_FLOOR, MIN_DEPTH, RMSE_AGGREGATIONS, DepthMeter, NormalsMeter, SegmentationMeter
 from .presets import get_preset
@@ -167,7 +168,7 @@ def run(evaluation, samples, list_name):
             try:
                 rows.append(evaluation.add(sample))
             except (DataError, ValueError, OSError, cv2.error) as e:
-                message = f"{list_name}:{sample.line}: {_first_line(e)}"
+                message = f"{list_name}:{sample.line}: {first_line(e, 300)}"
                 skipped.append(message)
                 tqdm.write(f"warning: {message}; line skipped", file=sys.stderr)
                 continue
@@ -359,10 +360,6 @@ def main(argv=None):
         return 1
     return 0 if complete else 130
 
-
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0][:300] if text else type(error).__name__
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import torch
 
 from . import examples
 from . import postprocess as pp
+from .errors import first_line
 from .files import write_atomic
 
 RECIPE = "qdq-perchannel-u8s8-minmax-v1"
@@ -129,5 +130,5 @@ def quantize(onnx_graph, frames):
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             nodes_to_exclude=kept_in_fp32(onnx.load(str(prepared))))
         except Exception as e:  # ONNX Runtime's tools raise many kinds; they all mean the same here
-            raise QuantizationError(f"int8 quantization failed: {str(e).strip().splitlines()[0][:200]}") from None
+            raise QuantizationError(f"int8 quantization failed: {first_line(e, 200)}") from None
         return int8.read_bytes()

@@ -29,6 +29,7 @@ from .checkpoint import CheckpointError, atomic_torch_save, describe_state_dict,
 from .data import DataError, JointTransform, MultiTaskDataset, collate, load_samples
 from .datalist import ListError
 from .encoders.imagenet import WeightsUnavailable, load_imagenet
+from .errors import first_line
 from .files import write_atomic, write_png
 from .losses import multitask_loss
 from .metrics import DepthMeter, NormalsMeter, SegmentationMeter
@@ -353,7 +354,7 @@ def _resume(out, trainer, device):
         trainer.raw.load_state_dict(state["model"])
         trainer.load_state(state)
     except Exception as e:
-        raise ConfigError(f"--resume: {path}: unusable ({str(e).splitlines()[0][:160]})") from None
+        raise ConfigError(f"--resume: {path}: unusable ({first_line(e, 160)})") from None
     return state["epoch"], state["best"], list(state["history"])
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import cli
 from .encoders import ENCODERS
+from .errors import first_line
 from .losses import DEFAULT_WEIGHTS
 from .presets import TASKS, presets
 
@@ -94,7 +95,7 @@ def load_config(path):
             data = yaml.safe_load(text)
     except Exception as e:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: "
-                          f"{str(e).splitlines()[0]}") from None
+                          f"{first_line(e)}") from None
     data = data or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")

@@ -22,6 +22,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import first_line
+
 CHUNK = 1 << 16
 TIMEOUT_S = 30  # connecting, and each read of the socket
 STALL_S = 60  # a URL that sends less than STALL_BYTES in this long is given up, for the next one
@@ -165,5 +167,4 @@ def reason(error):
     """An exception as a short line: its OS message, else its first line, else its type."""
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
-    text = str(error).strip()
-    return text.splitlines()[0][:160] if text else type(error).__name__
+    return first_line(error, 160)
