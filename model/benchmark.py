@@ -168,6 +168,7 @@ def bench_cpu(model, size, n, threads, guard, log):
     runners = network_rows(model, size, device, guard, log)
     log(f"  {n} frames, round robin over {len(runners) + 3} paths")
     interleaved([baseline, ort, chosen, *runners], frames_at(size, n))
+    auto.close()
     return [ort, *runners], [baseline, ort, chosen], auto.applied
 
 
@@ -178,8 +179,11 @@ def bench_cuda(model, size, n, device, guard, log):
         predictor.warmup(size)
         log(f"  {predictor.description}")
         rows.append(Row(f"this project, {predictor.description}", run=predictor))
-    interleaved(rows, frames_at(size, n), warmup=3)
-    return network_rows(model, size, device, guard, log), rows
+    net_rows = network_rows(model, size, device, guard, log)
+    interleaved([*rows, *net_rows], frames_at(size, n), warmup=3)
+    for row in rows:
+        row.run.close()  # each holds its CUDA graphs and their memory pool
+    return net_rows, rows
 
 
 def network_table(results):

@@ -3,10 +3,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.benchmark import main, model_for
+from model.benchmark import bench_cuda, end_to_end_table, main, model_for, network_table
 from model.postprocess import normalise
 from model.release import ReleasePipeline, release_network
 from model.report import cpu_description, replace_section
+from model.settings import Guard
 
 
 def test_release_baseline_runs_the_same_network_with_its_max_pool_op(rng):
@@ -49,3 +50,14 @@ def test_a_small_run_writes_both_tables_and_the_ratios(tmp_path, capsys, fitted_
     assert "| runs |" in text and "logical CPUs" in text
     assert main(["--sizes", "64", "--out", str(out)]) == 1
     assert capsys.readouterr().err.strip().endswith("error: sizes are HxW, 32 at least: 64")
+
+
+def test_the_cuda_rows_measured_on_their_cpu_twin(fitted_ckpt):
+    """bench_cuda's paths (fp32, fp16, fp16 with static pipelines) and its network rows, on the CPU: every row
+    measured, both tables written."""
+    model = model_for(None, str(fitted_ckpt))
+    net_rows, rows = bench_cuda(model, (64, 96), 4, torch.device("cpu"), Guard(), lambda text: None)
+    assert [r.name.split(",")[0] for r in rows] == ["this project"] * 3
+    assert all(len(r.e2e) == 4 for r in rows) and all(len(r.network) == 4 for r in [*rows, *net_rows])
+    results = {("mobilenet_v2", (64, 96)): (net_rows, rows)}
+    assert "| torch fp32 |" in network_table(results) and end_to_end_table(results).count("| this project") == 3
