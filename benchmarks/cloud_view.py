@@ -15,7 +15,6 @@ the GUI thread). Writes the "## 3D view" section of BENCHMARKS.md (the other sec
 """
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TITLE = "## 3D view"
-FRAMES = ("ExpNYUD_three/000433.png", "ExpNYUD_joint/000464.png")
 
 
 class Phase:
@@ -156,7 +154,7 @@ def main(argv=None):
     from app.sources import ImageFolderSource
     from app.theme import apply_dark_palette
     from app.window import MainWindow
-    from model.examples import FOLDER, fitted_checkpoint
+    from model.examples import fitted_checkpoint, frame_folder
     from model.report import BENCHMARKS, replace_section
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -168,10 +166,7 @@ def main(argv=None):
     apply_dark_palette(app)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        frames = tmp / "frames"
-        frames.mkdir()
-        for name in FRAMES:
-            shutil.copy(FOLDER / name, frames / Path(name).name)
+        frames = frame_folder(tmp / "frames")
         weights = args.weights or str(fitted_checkpoint(ROOT / "weights"))
         demo = run_demo.parse_args(["--weights", weights, "--size", str(args.size), "--device", args.device,
                                     "--precision", args.precision, "--backend", args.backend,

@@ -12,7 +12,6 @@ AZIMUTH,ELEVATION`` (degrees, from the reset view). The network comes from
 ``model.examples.fitted_checkpoint('weights')``.
 """
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -21,10 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-FRAMES = ("ExpNYUD_three/000433.png", "ExpNYUD_joint/000464.png")  # the NYUD example frames
-
-
 def main(argv=None):
+    from model.examples import NYUD, fitted_checkpoint, frame_folder
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--screen", default="1366x768", help="the X screen's size, WxH")
     parser.add_argument("--out", required=True, help="PNG to write")
@@ -35,7 +33,7 @@ def main(argv=None):
     parser.add_argument("--wait", type=float, default=6.0, help="seconds of streaming before the shot")
     parser.add_argument("--size", type=int, default=160, help="network input long side (the fitted size)")
     parser.add_argument("--weights", help="a checkpoint (default: the network fitted to the example frames)")
-    parser.add_argument("--frame", choices=FRAMES, help="show this frame only (default: both, in turn)")
+    parser.add_argument("--frame", choices=NYUD, help="show this frame only (default: both, in turn)")
     parser.add_argument("--cloud", action="store_true", help="show the 3D view beside the panels")
     parser.add_argument("--colouring", default="class", choices=("class", "image", "depth"))
     parser.add_argument("--hide", default="", help="class names to hide in the 3D view, comma-separated")
@@ -53,17 +51,13 @@ def main(argv=None):
     from app.sources import ImageFolderSource
     from app.theme import apply_dark_palette
     from app.window import MainWindow
-    from model.examples import FOLDER, fitted_checkpoint
     from model.settings import add_arguments
 
     app = QApplication(["screenshots"])
     apply_dark_palette(app)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        frames = tmp / "nyud-examples"
-        frames.mkdir()
-        for name in [options.frame] if options.frame else FRAMES:
-            shutil.copy(FOLDER / name, frames / Path(name).name)
+        frames = frame_folder(tmp / "nyud-examples", [options.frame] if options.frame else NYUD)
         flags = argparse.ArgumentParser()
         add_arguments(flags)
         args = flags.parse_args(["--size", str(options.size)])

@@ -6,6 +6,7 @@ flips about 1% of its labels). The fitted network is well-conditioned, like trai
 int8 can be judged on it; it is what the tests, the benchmark and int8 calibration use when no trained
 checkpoint is at hand. It knows only two frames: its outputs elsewhere mean nothing.
 """
+import shutil
 from pathlib import Path
 
 import cv2
@@ -28,6 +29,15 @@ FIT_SIZE = (120, 160)  # (H, W)
 
 def frame_paths(names=NYUD + KITTI):
     return [FOLDER / f"{name}.png" for name in names]
+
+
+def frame_folder(folder, names=NYUD):
+    """``folder`` made and holding the example frames ``names`` alone (for an image-folder source)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in frame_paths(names):
+        shutil.copy(path, folder / path.name)
+    return folder
 
 
 def frames(size=None, names=NYUD + KITTI):

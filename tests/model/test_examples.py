@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from model import load_model
-from model.examples import KITTI, NYUD, frames
+from model.examples import KITTI, NYUD, frame_folder, frame_paths, frames
 from model.postprocess import normalise
 
 
@@ -28,3 +28,9 @@ def test_the_fitted_network_is_well_conditioned_and_tells_the_classes_apart(fitt
     with torch.no_grad():
         labels = model(normalise(frames((120, 160), NYUD[:1])[0]))[0].argmax(1)
     assert len(labels.unique()) >= 5 and model.meta["trained"].startswith("120 Adam steps")
+
+
+def test_a_frame_folder_holds_the_named_frames_alone(tmp_path):
+    folder = frame_folder(tmp_path / "frames", NYUD[:1])
+    assert sorted(p.name for p in folder.iterdir()) == [frame_paths(NYUD[:1])[0].name]
+    assert (folder / "000433.png").read_bytes() == frame_paths(NYUD[:1])[0].read_bytes()
