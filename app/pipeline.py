@@ -4,8 +4,9 @@
 
 The capture thread (``app.capture``) reads the source at its own pace and puts each frame in the one-frame
 slot, replacing one the worker has not taken yet (counted as dropped); when the slot fills it wakes the worker,
-which runs the predictor and keeps the newest ``Output``. The window takes that on its redraw timer and hands
-results to record or snapshot back here: the recorder's writer thread makes them full size and writes them.
+which runs the predictor and keeps the newest ``Output``; its ``produced`` signal has the window take it. The
+window hands results to record or snapshot back here: the recorder's writer thread makes them full size and
+writes them.
 ``shutdown`` stops all of it: it joins every thread, releases the camera and finalises recordings.
 """
 import sys

@@ -116,7 +116,7 @@ class Semantic3D:
         self.builder.submit(CloudRequest(result, intrinsics, self.colouring, frozenset(self.hidden), self.budget))
 
     def poll(self):
-        """Draws the newest cloud built, if any (the window's redraw timer)."""
+        """Draws the newest cloud built, if any (the window's timer, and after each result)."""
         frame = self.builder.latest()
         if frame is not None and self.showing:
             self.panel.show_frame(frame)

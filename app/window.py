@@ -1,6 +1,6 @@
 """The main window: the image views and the 3D view (``app.semantic3d``) side by side in a splitter, the class
 legend and the Performance panel beside them, the controls (``app.controls``) wired to the pipeline
-(``app.pipeline``), and a redraw timer that shows the newest result."""
+(``app.pipeline``); each result is drawn as soon as the worker has it."""
 import sys
 import time
 from dataclasses import replace
@@ -29,7 +29,7 @@ from .views import ImageViews
 from .worker import RateMeter
 
 TITLE = "Joint segmentation and depth"
-REDRAW_MS = 15
+CLOUD_POLL_MS = 15  # how often the 3D view looks for a cloud its thread has built
 READOUT_MS = 250
 CHECKPOINT_SUFFIXES = {".ckpt", ".pth", ".pt"}
 
@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
         worker.failed.connect(self.on_failed)
         worker.progress.connect(self.on_progress)
         worker.downloading.connect(self.on_downloading)
-        worker.produced.connect(self.redraw)  # drawn as soon as it is there; the timer keeps the 3D view going
+        worker.produced.connect(self.redraw)
         self.pipeline.source_opened.connect(self.on_source_opened)
         self.pipeline.source_failed.connect(self.on_source_failed)
         self.pipeline.source_ended.connect(lambda name: self.report(f"end of {name} (Ctrl+L loops it; File opens "
@@ -83,9 +83,9 @@ class MainWindow(QMainWindow):
         fit_to_screen(self, self.remembered, self.legend_dock, self.performance_dock)
         self.pipeline.configure(self.wanted)
         self.open_source(source or self.remembered.source())
-        self.redraw_timer = QTimer(self, interval=REDRAW_MS, timeout=self.redraw)
+        self.cloud_timer = QTimer(self, interval=CLOUD_POLL_MS, timeout=self.semantic3d.poll)
         self.readout_timer = QTimer(self, interval=READOUT_MS, timeout=self.update_readout)
-        self.redraw_timer.start()
+        self.cloud_timer.start()
         self.readout_timer.start()
 
     @property
@@ -410,7 +410,7 @@ class MainWindow(QMainWindow):
         if self.closed:
             return self.joined
         self.closed = True
-        self.redraw_timer.stop()
+        self.cloud_timer.stop()
         self.readout_timer.stop()
         self.remembered.save(source=self.pipeline.source,
                              request=self.running.request if self.running is not None else self.wanted,
