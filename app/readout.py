@@ -53,9 +53,9 @@ def distance(result, intrinsics, a, b):
     return pixel_distance(result.depth, intrinsics, *cells)
 
 
-def distance_text(result, intrinsics, a, b):
-    """'1.23 m from x 10, y 20 to x 100, y 40' (frame pixels ``a``, ``b``: row, col)."""
-    metres = distance(result, intrinsics, a, b)
+def distance_text(metres, a, b):
+    """'1.23 m from x 10, y 20 to x 100, y 40': ``metres`` (``distance``'s, None: no depth) between frame pixels
+    ``a`` and ``b`` (row, col)."""
     where = f"from x {a[1]}, y {a[0]} to x {b[1]}, y {b[0]}"
     return f"{metres:.2f} m {where}" if metres is not None else f"no depth to measure {where}"
 

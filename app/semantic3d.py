@@ -192,9 +192,9 @@ class Semantic3D:
         self.pixels = [*self.pixels, tuple(pixel)] if len(self.pixels) < 2 else [tuple(pixel)]
         result = self.window.result
         if result is not None:
-            self._update_measure(result)
+            text = self._update_measure(result)
             if len(self.pixels) == 2:
-                self.window.report(f"distance {self.measure_text(result)} (Esc clears)")
+                self.window.report(f"distance {text} (Esc clears)")
 
     def clear_measure(self):
         self.pixels = []
@@ -202,21 +202,21 @@ class Semantic3D:
         self.window.status.show_measure(None, "")
         self.panel.show_measure([], "")
 
-    def measure_text(self, result):
-        if len(self.pixels) < 2:
-            return ""
-        return readout.distance_text(result, self.map_intrinsics(result), *self.pixels)
-
     def _update_measure(self, result):
+        """Shows the measurement on ``result`` in the 2D panels, the status bar and the 3D view; returns its text
+        ('' before the second point)."""
         intrinsics = self.map_intrinsics(result)
-        metres = readout.distance(result, intrinsics, *self.pixels) if len(self.pixels) == 2 else None
+        two = len(self.pixels) == 2
+        metres = readout.distance(result, intrinsics, *self.pixels) if two else None
+        text = readout.distance_text(metres, *self.pixels) if two else ""
         label = f"{metres:.2f} m" if metres is not None else ""
         self.window.views.show_measure(self.pixels, label)
-        self.window.status.show_measure(metres, self.measure_text(result))
+        self.window.status.show_measure(metres, text)
         if self.showing and result.depth is not None:
             cells = [map_pixel(p, result.frame.shape, result.depth.shape) for p in self.pixels]
             points = [pixel_point(result.depth, intrinsics, *cell) for cell in cells]
             self.panel.show_measure([p for p in points if p is not None], label)
+        return text
 
     def _picked(self, picked):
         """A point Shift-clicked in the 3D view: the frame pixel at the centre of its map pixel."""

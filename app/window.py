@@ -332,6 +332,7 @@ class MainWindow(QMainWindow):
         if result is not None and result is not self.legend_result:
             self.legend.update_classes(result.labels, result.preset)
             self.legend_result = result
+        cloud_ms, cloud_draw_ms, cloud_points = self.semantic3d.costs()
         measurements = readout.Measurements(
             display_fps=self.display_rate.rate(), inference_fps=self.pipeline.inference_fps(),
             frames=self.pipeline.frames, dropped=self.pipeline.dropped,
@@ -339,8 +340,8 @@ class MainWindow(QMainWindow):
             end_to_end_ms=self.end_to_end_ms, network_hw=result.network_size if result is not None else None,
             frame_hw=result.frame.shape[:2] if result is not None else None,
             recording=self.pipeline.recorder.frames_queued if self.recording else None,
+            cloud_ms=cloud_ms, cloud_draw_ms=cloud_draw_ms, cloud_points=cloud_points,
             camera=self.semantic3d.camera_text(result))
-        measurements.cloud_ms, measurements.cloud_draw_ms, measurements.cloud_points = self.semantic3d.costs()
         applied = self.running.applied if self.running is not None else None
         self.performance.show_rows(readout.performance_rows(measurements, self.running),
                                    readout.backend_details(applied))

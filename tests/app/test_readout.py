@@ -55,12 +55,12 @@ def test_the_distance_between_two_pixels_of_a_plane_is_the_hand_computed_one():
     a, b = (10, 20), (80, 120)  # frame pixels -> map pixels (5, 10) and (40, 60)
     by_hand = 4.0 * math.hypot((60 - 10) / 50, (40 - 5) / 40)  # the same depth: only x and y differ
     assert distance(result, camera, a, b) == pytest.approx(by_hand, rel=1e-6)
-    assert distance_text(result, camera, a, b) == f"{by_hand:.2f} m from x 20, y 10 to x 120, y 80"
+    assert distance_text(distance(result, camera, a, b), a, b) == f"{by_hand:.2f} m from x 20, y 10 to x 120, y 80"
     assert distance(result, camera, a, a) == 0.0
     holes = plane()
     holes.depth[5, 10] = 0.0  # no depth there
     assert distance(holes, camera, a, b) is None
-    assert distance_text(holes, camera, a, b) == "no depth to measure from x 20, y 10 to x 120, y 80"
+    assert distance_text(distance(holes, camera, a, b), a, b) == "no depth to measure from x 20, y 10 to x 120, y 80"
     assert distance(replace(result, depth=None), camera, a, b) is None
     assert distance(result, camera, a, (96, 0)) is None  # outside the frame
 
