@@ -8,8 +8,10 @@ sources without a window, to an MP4 or a folder of PNGs.
 import argparse
 import sys
 
+from app.panels import LAYOUTS, VIEW_CHOICES
 from app.sources import SourceError, source_from_args, wrong_kind
 from model.cli import HelpFormatter, checkpoint_help, plain
+from model.encoders import ENCODERS
 from model.intrinsics import DEFAULT_HFOV_DEGREES, Intrinsics, IntrinsicsError
 from model.settings import SettingsError, add_arguments, from_args
 
@@ -27,7 +29,7 @@ weights (-w): nyud, kitti, nyud-kitti, nyud-three (catalogue names) or a checkpo
 in the window: Space pause, . step, 1/2/3 layouts, [ ] opacity, B backbone, M model, D device,
   H precision, E backend, S input size, R record, P snapshot, Ctrl+O open video; F1 lists every key
 """
-BACKBONES = ("mobilenet_v2", "resnet50", "resnet101", "resnet152")
+BACKBONES = tuple(ENCODERS)
 HEADLESS_ONLY = {"output": "--output", "save_depth": "--save-depth", "save_labels": "--save-labels",
                  "save_ply": "--save-ply", "no_annotate": "--no-annotate", "max_frames": "--max-frames",
                  "fps": "--fps"}
@@ -89,11 +91,11 @@ def build_parser():
     add_arguments(parser)
 
     view = parser.add_argument_group("window")
-    view.add_argument("--overlay", default="side", choices=("side", "blend", "single"),
+    view.add_argument("--overlay", default="side", choices=LAYOUTS,
                       help="side by side, segmentation blended over the input, or one large view "
                            "(default: %(default)s)")
     view.add_argument("--opacity", type=float, default=0.5, help="blend opacity 0..1 (default: %(default)s)")
-    view.add_argument("--view", choices=("input", "segmentation", "depth", "normals", "3d"),
+    view.add_argument("--view", choices=VIEW_CHOICES,
                       help="what --overlay single shows; 3d: the point cloud (default: segmentation)")
     view.add_argument("--snapshots", metavar="DIR",
                       help="folder for snapshots (P) and recordings (R) (default: ./snapshots)")

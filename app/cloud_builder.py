@@ -1,7 +1,7 @@
 """The point cloud's own thread: back-projects the newest result off the GUI thread.
 
-The window hands in requests (``app.cloud.CloudRequest``) and takes out the newest ``CloudFrame`` on its redraw
-timer; a request not started yet is replaced by a newer one, so the thread never queues work, and neither side
+The window hands in requests (``app.cloud.CloudRequest``) and takes out the newest ``CloudFrame`` when it
+polls; a request not started yet is replaced by a newer one, so the thread never queues work, and neither side
 waits on the other. The thread starts with the first request: a 3D view never shown costs nothing.
 """
 import threading
