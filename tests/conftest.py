@@ -89,6 +89,16 @@ def metric_ckpt(tmp_path, reference_state_dict):
 
 
 @pytest.fixture
+def one_thread():
+    """torch on one thread for the test: many small operations, or the shared machine's two cores, cost a
+    thread pool more than they give it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)
 

@@ -101,15 +101,6 @@ def damaged(rng, kind, base_path, size, state_dict, path):
     return f"meta {meta!r}"
 
 
-@pytest.fixture
-def one_thread():
-    """Hundreds of tiny tensor operations: on a busy machine, waking a thread pool for each costs more than it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")  # torch's own, on some damaged pickles
 def test_damaged_checkpoints_load_or_give_one_line(base, tmp_path, one_thread):
     base_path, state_dict = base

@@ -13,20 +13,21 @@ from model import load_model
 from model.checkpoint import save_checkpoint
 from model.network import build_model
 from model.postprocess import normalise
-from model.train import Trainer, create_model, main, param_groups, resolve_preset, sync_batchnorm, train
+from model.train import (
+    Trainer,
+    create_model,
+    main,
+    param_groups,
+    resolve_preset,
+    sync_batchnorm,
+    train,
+)
 from model.train_config import DEFAULTS
 
 from ..conftest import REFERENCE_CKPT, ROOT
 from .test_data import write_pattern_sample
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread: the test machine's cores are shared, and two threads each thrash."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
