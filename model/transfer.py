@@ -92,6 +92,7 @@ def part_file(folder, file_name):
     """A new empty ``.FILE.*.part`` path in ``folder``, locked while the block runs and removed when it ends
     (renaming it onto its target first is how a block keeps it). OSError when the folder is not writable."""
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{file_name}.", suffix=".part")
+    os.fchmod(fd, 0o644)  # mkstemp's 0600 would stay with the file it becomes, hidden from other users
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -291,6 +291,7 @@ def test_install_accepts_the_right_file_and_refuses_others(fake, folder, tmp_pat
     source.write_bytes(body)
     path = weights.install(source, folder)
     assert path == folder / "ExpNYUD_joint.ckpt" and path.read_bytes() == body
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by every user of a shared weights folder
     assert weights.install(path, folder) == path and os.listdir(folder) == [path.name]
 
     other = tmp_path / "other.ckpt"
