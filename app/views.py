@@ -17,6 +17,7 @@ from PyQt5.QtWidgets import QGraphicsObject, QGraphicsSimpleTextItem
 from model.postprocess import depth_lut
 
 from . import theme
+from .compose import depth_ticks
 from .panels import PANEL_TITLES, PANELS, Arrangement, normals_key, panel_image, visible_panels
 
 GAP = 10  # pixels between and around panels
@@ -168,8 +169,7 @@ class DepthScale(PanelKey):
         metrics = QFontMetricsF(font)
         label_w = metrics.horizontalAdvance(f"{self.max_depth:g}.5 m") + 16  # the widest label and a gap
         most = max(2, int(self._w // label_w))
-        step = next(s for s in (0.5, 1, 2, 5, 10, 20, 50, 100, 1e9) if self.max_depth / s <= most - 1)
-        for value in np.arange(0.0, self.max_depth + 1e-6, step):
+        for value in depth_ticks(self.max_depth, intervals=most - 1):
             x = self._w * value / self.max_depth
             painter.drawLine(int(x), 16, int(x), 19)
             text = f"{value:g} m" if value == 0 else f"{value:g}"
