@@ -8,12 +8,13 @@ sources without a window, to an MP4 or a folder of PNGs.
 import argparse
 import sys
 
-from app.panels import LAYOUTS, VIEW_CHOICES
+from app.panels.table import LAYOUTS, VIEW_CHOICES
 from app.sources import SourceError, source_from_args, wrong_kind
-from model.cli import HelpFormatter, checkpoint_help, plain
-from model.encoders import ENCODERS
-from model.intrinsics import DEFAULT_HFOV_DEGREES, Intrinsics, IntrinsicsError
-from model.settings import SettingsError, add_arguments, from_args
+from model.geometry.intrinsics import DEFAULT_HFOV_DEGREES, Intrinsics, IntrinsicsError
+from model.help_text import HelpFormatter, plain
+from model.inference.run_settings import SettingsError, add_arguments, from_args
+from model.network.encoders import ENCODERS
+from model.weights.catalogue import checkpoint_help
 
 EXAMPLES = """examples:
   python run_demo.py                                  camera 0, else the built-in synthetic scene
@@ -25,7 +26,7 @@ EXAMPLES = """examples:
   python run_demo.py --no-gui -i frames/ -w nyud -o results/ --save-ply 10 --hfov 70
 
 weights (-w): nyud, kitti, nyud-kitti, nyud-three (catalogue names) or a checkpoint file; get them
-  with python -m model.weights download NAME (offline: python -m model.weights install PATH)
+  with python -m model weights download NAME (offline: python -m model weights install PATH)
 in the window: Space pause, . step, 1/2/3 layouts, [ ] opacity, B backbone, M model, D device,
   H precision, E backend, S input size, R record, P snapshot, Ctrl+O open video; F1 lists every key
 """

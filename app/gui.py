@@ -7,11 +7,11 @@ import traceback
 from PyQt5.QtCore import QTimer, qInstallMessageHandler
 from PyQt5.QtWidgets import QApplication
 
-from model.settings import SettingsError
+from app.window.main_window import MainWindow
+from model.inference.run_settings import SettingsError
 
-from .settings import APPLICATION, ORGANISATION
+from .remembered import APPLICATION, ORGANISATION
 from .theme import apply_dark_palette
-from .window import MainWindow
 
 QT_NOISE = ("propagateSizeHints", "XDG_RUNTIME_DIR")  # harmless platform-plugin chatter
 

@@ -29,20 +29,19 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from model.checkpoint import CheckpointError, load_model
-from model.engine import FrameError, Predictor, as_rgb_frame
+from app.panels.compose import side_by_side
+from app.recording.video_file import VideoFile
+from app.sources import ImageFilesSource, SourceError, source_from_args
+from app.stream.network_choice import installed_for
 from model.errors import first_line
 from model.files import depth_millimetres, write_atomic, write_png
-from model.intrinsics import IntrinsicsError, choose_intrinsics
-from model.ply import write_ply
-from model.pointcloud import back_project
-from model.settings import SettingsError, from_args
-from model.weights import WeightsError, resolve, tqdm_progress
-
-from .compose import side_by_side
-from .networks import installed_for
-from .sources import ImageFilesSource, SourceError, source_from_args
-from .video import VideoFile
+from model.geometry.intrinsics import IntrinsicsError, choose_intrinsics
+from model.geometry.ply import write_ply
+from model.geometry.pointcloud import back_project
+from model.inference.engine import FrameError, Predictor, as_rgb_frame
+from model.inference.run_settings import SettingsError, from_args
+from model.weights.catalogue import WeightsError, resolve, tqdm_progress
+from model.weights.checkpoint import CheckpointError, load_model
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIX = ".mp4"
@@ -184,7 +183,7 @@ def open_model(args):
     weights = args.weights or installed_for(args.backbone)
     if not weights:
         raise WeightsError("no --weights given and no trained weights installed: pass --weights FILE.ckpt, or run "
-                           "`python -m model.weights download nyud` (offline: `python -m model.weights install PATH`)")
+                           "`python -m model weights download nyud` (offline: `python -m model weights install PATH`)")
     if not args.download:
         return load_model(resolve(weights))
     with tqdm(desc=f"downloading {weights}", unit="B", unit_scale=True, unit_divisor=1024, leave=False) as bar:

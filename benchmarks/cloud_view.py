@@ -94,7 +94,7 @@ def against_neighbours(phases, measure):
 
 
 def report(phases, args, runs, command):
-    from model.report import cpu_description, versions
+    from model.benchmark.report import cpu_description, versions
 
     rows = []
     for p in phases:
@@ -150,12 +150,13 @@ def main(argv=None):
     from PyQt5.QtWidgets import QApplication
 
     import run_demo
-    from app import cloud as cloud_module
+    from app.cloud3d import cloud as cloud_module
     from app.sources import ImageFolderSource
     from app.theme import apply_dark_palette
-    from app.window import MainWindow
-    from model.examples import fitted_checkpoint, frame_folder
-    from model.report import BENCHMARKS, replace_section
+    from app.window.main_window import MainWindow
+    from model.benchmark.report import BENCHMARKS, replace_section
+    from model.data.examples import frame_folder
+    from model.training.examples_fit import fitted_checkpoint
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     calls = []

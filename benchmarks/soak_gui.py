@@ -47,10 +47,10 @@ def main(argv=None):
     from PyQt5.QtWidgets import QApplication
 
     import run_demo
-    from app.readout import postprocess_share
+    from app.panels.readout import postprocess_share
     from app.sources import ImageFolderSource, SyntheticSource
-    from app.window import MainWindow
-    from model.report import rss_mb
+    from app.window.main_window import MainWindow
+    from model.benchmark.report import rss_mb
 
     app = QApplication(["soak"])
     h, w = (int(v) for v in args.frame.split("x"))

@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from model.benchmark import frames_at, model_for  # noqa: E402
-from model.engine import Predictor  # noqa: E402
-from model.report import BENCHMARKS, replace_section, rss_mb  # noqa: E402
+from model.benchmark.report import BENCHMARKS, replace_section, rss_mb  # noqa: E402
+from model.benchmark.run import frames_at, model_for  # noqa: E402
+from model.inference.engine import Predictor  # noqa: E402
 
 SOAK_TITLE = "## Memory soak"
 

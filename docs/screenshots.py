@@ -9,7 +9,7 @@ to the NYUD example frames on those frames, with the automatic device, precision
 saves the first-run progress instead. The 3D view: ``--cloud beside`` (or ``--single 3d`` alone), ``--colouring``,
 ``--hide CLASS,...`` (as a legend click does), ``--measure ROW,COL,ROW,COL`` (two Shift-clicks) and ``--orbit
 AZIMUTH,ELEVATION`` (degrees, from the reset view). The network comes from
-``model.examples.fitted_checkpoint('weights')``.
+``model.training.examples_fit.fitted_checkpoint('weights')``.
 """
 import argparse
 import sys
@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 def main(argv=None):
-    from model.examples import NYUD, fitted_checkpoint, frame_folder
+    from model.data.examples import NYUD, frame_folder
+    from model.training.examples_fit import fitted_checkpoint
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--screen", default="1366x768", help="the X screen's size, WxH")
@@ -50,8 +51,8 @@ def main(argv=None):
 
     from app.sources import ImageFolderSource
     from app.theme import apply_dark_palette
-    from app.window import MainWindow
-    from model.settings import add_arguments
+    from app.window.main_window import MainWindow
+    from model.inference.run_settings import add_arguments
 
     app = QApplication(["screenshots"])
     apply_dark_palette(app)

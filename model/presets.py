@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .intrinsics import Intrinsics
+from model.geometry.intrinsics import Intrinsics
 
 TASKS = ("segm", "depth", "normals")
 IGNORE_LABEL = 255

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"  # the release's colour maps, key lists and reference vectors
 REFERENCE_CKPT = DATA / "random_nyud_three.ckpt"  # random weights in the official layout
 REFERENCE_OUTPUTS = DATA / "random_nyud_three_000433.npz"  # the release network's outputs for it
-EXAMPLES = ROOT / "model" / "examples"  # real NYUDv2 and KITTI frames with their ground truth
+EXAMPLES = ROOT / "model" / "data" / "examples"  # real NYUDv2 and KITTI frames with their ground truth
 
 
 def read_rgb(path):
@@ -107,7 +107,7 @@ def rng():
 def fitted_ckpt(request, tmp_path_factory):
     """A MobileNet-v2 NYUD joint network fitted to the example frames (well-conditioned, unlike the random
     reference): made once and kept in pytest's cache folder."""
-    from model.examples import fitted_checkpoint
+    from model.training.examples_fit import fitted_checkpoint
 
     cache = getattr(request.config, "cache", None)
     folder = cache.mkdir("fitted") if cache is not None else tmp_path_factory.mktemp("fitted")

@@ -9,10 +9,9 @@ import pytest
 
 from app.sources import source_from_args
 from model import Predictor, load_model
-from model.settings import SettingsError, from_args
+from model.inference.run_settings import SettingsError, from_args
 from run_demo import main, parse_args
-
-from .conftest import REFERENCE_CKPT
+from tests.conftest import REFERENCE_CKPT
 
 H, W = 64, 96
 FAST = ["--size", "64", "--backend", "torch", "--precision", "fp32"]

@@ -13,8 +13,8 @@ import time
 import pytest
 from PyQt5.QtCore import QCoreApplication, QSettings, Qt
 
-from ..conftest import REFERENCE_CKPT
-from .gui_support import FAST, demo_args
+from tests.app.gui_support import FAST, demo_args
+from tests.conftest import REFERENCE_CKPT
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -69,7 +69,7 @@ def pytest_configure(config):
 @pytest.fixture
 def opengl(qapp):
     """Skips the test, saying why, where no OpenGL context can be made."""
-    from app.cloud_view import gl_problem
+    from app.cloud3d.view import gl_problem
 
     problem = gl_problem()
     if problem:
@@ -91,7 +91,7 @@ def settings(tmp_path):
 def make_window(qtbot, settings, tmp_path, no_installed_weights):
     windows = []
 
-    from app.window import MainWindow
+    from app.window.main_window import MainWindow
 
     def make(*flags, source=None, weights=str(REFERENCE_CKPT), fast=True):
         argv = [*(FAST if fast else ()), "--snapshots", str(tmp_path / "snaps"), *flags]

@@ -6,10 +6,10 @@ import torch
 from PyQt5.QtCore import QPointF
 
 from app.sources import SyntheticSource, VideoSource
-from app.worker import Output
-from model.engine import Result
+from app.stream.worker import Output
+from model.inference.engine import Result
+from model.inference.run_settings import Applied
 from model.presets import get_preset
-from model.settings import Applied
 
 SIZE = "64"  # long side the network sees: tiny, so that CPU inference takes milliseconds
 FAST = ("--size", SIZE, "--backend", "torch", "--precision", "fp32")

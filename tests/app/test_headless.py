@@ -13,16 +13,15 @@ import pytest
 import torch
 from plyfile import PlyData
 
-import app.headless as headless
-import app.video as app_video
-from app.compose import annotation_height
+from app import headless
+from app.panels.compose import annotation_height
+from app.recording import video_file as app_video
 from model import Predictor, load_model
-from model.intrinsics import Intrinsics
-from model.postprocess import depth_lut
-from model.selection import NetworkError
+from model.geometry.intrinsics import Intrinsics
+from model.inference.selection import NetworkError
+from model.processing import depth_lut
 from run_demo import main
-
-from ..conftest import EXAMPLES, REFERENCE_CKPT, ROOT, read_rgb, read_video
+from tests.conftest import EXAMPLES, REFERENCE_CKPT, ROOT, read_rgb, read_video
 
 H, W = 96, 128
 FPS = 12.5
@@ -257,7 +256,7 @@ def test_without_weights_it_says_how_to_get_them(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("JOINTSEG_WEIGHTS", str(tmp_path / "empty"))
     assert main(["--no-gui", "--synthetic", "--max-frames", "1"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: no --weights given") and "python -m model.weights download" in err
+    assert err.startswith("error: no --weights given") and "python -m model weights download" in err
     assert "\n" not in err
 
 

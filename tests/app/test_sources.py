@@ -4,8 +4,19 @@ import numpy as np
 import pytest
 
 from app import sources
-from app.sources import (SOURCES, CameraSource, GlobSource, ImageFolderSource, SourceError, StreamSource,
-                         SyntheticSource, VideoSource, open_default_source, source_for_input, source_from_args)
+from app.sources import (
+    SOURCES,
+    CameraSource,
+    GlobSource,
+    ImageFolderSource,
+    SourceError,
+    StreamSource,
+    SyntheticSource,
+    VideoSource,
+    open_default_source,
+    source_for_input,
+    source_from_args,
+)
 from run_demo import build_parser
 
 H, W = 64, 96

@@ -3,7 +3,12 @@ wherever a checkpoint is taken, and examples."""
 import pytest
 
 import run_demo
-from model import cli, distill, evaluate, export, info, train, weights
+from model import help_text as cli
+from model.evaluation import evaluate
+from model.export import onnx as export
+from model.training import distill, train
+from model.weights import catalogue as weights
+from model.weights import info
 
 NAMES = "nyud, kitti, nyud-kitti, nyud-three"
 COMMANDS = {  # the command's main, and what its help must show besides

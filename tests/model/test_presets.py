@@ -4,10 +4,9 @@ import pytest
 import torch
 
 from model import get_preset
-from model.postprocess import colour_labels
 from model.presets import generic_preset, infer_preset
-
-from ..conftest import DATA
+from model.processing import colour_labels
+from tests.conftest import DATA
 
 
 @pytest.mark.parametrize("preset, cmap, offset", [("nyud", "cmap_nyud.npy", 1), ("kitti", "cmap_kitti.npy", 0)])
