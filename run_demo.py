@@ -13,7 +13,8 @@ from app.sources import SourceError, source_from_args, wrong_kind
 from model.geometry.intrinsics import DEFAULT_HFOV_DEGREES, Intrinsics, IntrinsicsError
 from model.help_text import HelpFormatter, plain
 from model.inference.run_settings import SettingsError, add_arguments, from_args
-from model.network.encoders import ENCODERS
+from model.inference.stabiliser import DEFAULT_STRENGTH, strength_of
+from model.network.encoders import DEFAULT_ENCODER, ENCODERS
 from model.weights.catalogue import checkpoint_help
 
 EXAMPLES = """examples:
@@ -63,6 +64,13 @@ def field_of_view(text):
     return float(text)
 
 
+def stabilisation(text):
+    try:
+        return strength_of(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a strength in 0..1 (1 excluded), got {text!r}") from None
+
+
 def positive_int(text):
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
@@ -86,10 +94,14 @@ def build_parser():
     model = parser.add_argument_group("model")
     model.add_argument("-w", "--weights", metavar="NAME|PATH", help=checkpoint_help())
     model.add_argument("--download", action="store_true", help="download --weights first if it is missing")
-    model.add_argument("-b", "--backbone", default="mobilenet_v2", choices=BACKBONES, metavar="NAME",
+    model.add_argument("-b", "--backbone", default=DEFAULT_ENCODER, choices=BACKBONES, metavar="NAME",
                        help=f"the encoder when --weights is not given: {', '.join(BACKBONES)} "
                             "(default: %(default)s)")
     add_arguments(parser)
+    model.add_argument("--stabilise", type=stabilisation, nargs="?", const=DEFAULT_STRENGTH, default=0.0,
+                       metavar="STRENGTH", help="temporal stabilisation of the labels and the depth (I in the "
+                       f"window); STRENGTH in 0..1, the previous frame's weight on still pixels (default "
+                       f"{DEFAULT_STRENGTH})")
 
     view = parser.add_argument_group("window")
     view.add_argument("--overlay", default="side", choices=LAYOUTS,
@@ -152,6 +164,12 @@ def check(parser, args):
     if typed:
         parser.error(f"{', '.join(typed)} {'apply' if len(typed) > 1 else 'applies'} "
                      f"{'to the window only' if args.no_gui else 'only with --no-gui'}")
+    if args.no_gui and args.output:
+        from app.headless import output_problem  # loaded by --no-gui anyway
+
+        problem = output_problem(args.output)
+        if problem:
+            parser.error(problem)
     if args.calibration:
         try:
             Intrinsics.from_calibration_file(args.calibration, (1, 1))  # the file's check; frames come later

@@ -13,10 +13,12 @@ the panels alone).
 The network is prepared on the first frame's size before the progress bar starts (the backend choice, an ONNX
 export, int8 calibration: seconds), so that the bar's rate is the steady one. Ctrl-C or SIGTERM stops at the
 next frame and finalises what was written (the MP4 stays playable); an unwritable output, a full disk or a
-frame the network fails on stops with a one-line message, keeping everything written until then.
+frame the network fails on stops with a one-line message, keeping everything written until then. A kill that
+cannot be caught (SIGKILL, a power cut) leaves OUT.part.mp4 playable, holding every frame but the last; the next
+run to OUT.mp4 moves it aside to OUT.interrupted-DATE-TIME.mp4. A second run to an output that one is still
+writing is refused.
 """
 import errno
-import io
 import logging
 import os
 import signal
@@ -25,20 +27,19 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from app.panels.compose import side_by_side
+from app.recording.output_lock import OutputLock
+from app.recording.results_writer import write_cloud, write_depth, write_labels, write_view
 from app.recording.video_file import VideoFile
 from app.sources import ImageFilesSource, SourceError, source_from_args
 from app.stream.network_choice import installed_for
 from model.errors import first_line
-from model.files import depth_millimetres, write_atomic, write_png
 from model.geometry.intrinsics import IntrinsicsError, choose_intrinsics
-from model.geometry.ply import write_ply
-from model.geometry.pointcloud import back_project
 from model.inference.engine import FrameError, Predictor, as_rgb_frame
+from model.inference.flicker import FlickerMeter
 from model.inference.run_settings import SettingsError, from_args
 from model.weights.catalogue import WeightsError, resolve, tqdm_progress
 from model.weights.checkpoint import CheckpointError, load_model
@@ -58,21 +59,25 @@ def _os_problem(error, path):
     return OutputError(f"cannot write {path}: {error.strerror or error}")
 
 
-def write_file(path, data):
-    """Writes an image (as PNG) or bytes atomically; a disk problem becomes an ``OutputError``."""
+def write_file(path, write, *args):
+    """``write(path, *args)``, one of ``app.recording.results_writer``'s; a disk problem becomes an ``OutputError``."""
     try:
-        if isinstance(data, np.ndarray):
-            write_png(path, data)
-        else:
-            write_atomic(path, data)
+        write(path, *args)
     except OSError as e:
         raise _os_problem(e, path) from None
 
 
-def npz_bytes(depth):
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, depth=depth.astype(np.float32))
-    return buffer.getvalue()
+def output_problem(text):
+    """Why ``text`` is no --output (one line), or None: it must name an MP4 or a folder (an existing one, a name
+    without a suffix, or any name ending in a slash)."""
+    path = Path(text)
+    video = path.suffix.lower() == VIDEO_SUFFIX
+    if path.is_dir() or (video and (path.is_file() or not path.exists())):  # a file: an earlier run's, replaced
+        return None
+    if not path.exists() and (not path.suffix or text.endswith(("/", os.sep))):
+        return None
+    return (f"--output {text} is neither an MP4 (OUT.mp4) nor a folder (DIR, or DIR/ for a name with a dot)"
+            f"{': it is an existing file' if path.exists() else ''}")
 
 
 class Camera:
@@ -99,31 +104,45 @@ class Outputs:
 
     def __init__(self, output, save_depth=None, save_labels=False, fps=DEFAULT_FPS, save_ply=None, camera=None,
                  annotate=True):
-        self.video = None
+        self.video = self.lock = self.kept = None
         self.view_dir = self.depth_dir = self.labels_dir = self.ply_dir = None
         self.save_depth = save_depth
         self.ply_every, self.camera = save_ply, camera
         self.annotate = annotate
         self.written = 0
+        self.files_in = {}  # folder -> the files written there, for describe
         if output is None:
             if save_depth or save_labels or save_ply:
                 raise OutputError("--save-depth, --save-labels and --save-ply need --output (an MP4 or a folder)")
             return
+        problem = output_problem(os.fspath(output))
+        if problem:
+            raise OutputError(problem)
         output = Path(output)
-        if output.suffix.lower() == VIDEO_SUFFIX and not output.is_dir():
-            self.video = VideoFile(output, fps)
-            base = output.with_name(output.stem)
-            folders = {kind: Path(f"{base}_{kind}") for kind in ("depth", "labels", "ply")}
-            self._make(output.parent)
-        else:
-            self.view_dir = self._make(output)
-            folders = {kind: output / kind for kind in ("depth", "labels", "ply")}
-        if save_depth:
-            self.depth_dir = self._make(folders["depth"])
-        if save_labels:
-            self.labels_dir = self._make(folders["labels"])
-        if save_ply:
-            self.ply_dir = self._make(folders["ply"])
+        try:
+            if output.suffix.lower() == VIDEO_SUFFIX and not output.is_dir():
+                self._make(output.parent)
+                self.video = VideoFile(output, fps)  # it locks the output
+                self.kept = self.video.kept
+                base = output.with_name(output.stem)
+                folders = {kind: Path(f"{base}_{kind}") for kind in ("depth", "labels", "ply")}
+            else:
+                self._make(output.parent)
+                self.lock = OutputLock(output).acquire()
+                self.view_dir = self._make(output)
+                folders = {kind: output / kind for kind in ("depth", "labels", "ply")}
+            if save_depth:
+                self.depth_dir = self._make(folders["depth"])
+            if save_labels:
+                self.labels_dir = self._make(folders["labels"])
+            if save_ply:
+                self.ply_dir = self._make(folders["ply"])
+        except OSError as e:  # another run's output, no PyAV (messages of their own), an unwritable folder
+            self.close()
+            raise (OutputError(str(e)) if e.errno is None else _os_problem(e, output)) from None
+        except OutputError:
+            self.close()
+            raise
 
     @staticmethod
     def _make(folder):
@@ -143,38 +162,40 @@ class Outputs:
             except OSError as e:
                 raise _os_problem(e, self.video.path) from None
         elif self.view_dir is not None:
-            write_file(self.view_dir / f"{name}.png", side_by_side(result, annotate=self.annotate))
+            self._save(self.view_dir, f"{name}.png", write_view, side_by_side(result, annotate=self.annotate))
         if self.depth_dir is not None and result.depth is not None:
-            if self.save_depth == "npz":
-                write_file(self.depth_dir / f"{name}.npz", npz_bytes(result.depth))
-            else:
-                write_file(self.depth_dir / f"{name}.png", depth_millimetres(result.depth))
+            self._save(self.depth_dir, f"{name}.{self.save_depth}", write_depth, result.depth, self.save_depth)
         if self.labels_dir is not None:
-            labels = result.labels if result.labels.dtype == np.uint8 else result.labels.astype(np.uint16)
-            write_file(self.labels_dir / f"{name}.png", labels)
+            self._save(self.labels_dir, f"{name}.png", write_labels, result)
         if self.ply_dir is not None and index % self.ply_every == 0:
-            self._write_ply(self.ply_dir / f"{name}.ply", result.at_full_size())
+            full = result.at_full_size()
+            self._save(self.ply_dir, f"{name}.ply", write_cloud, full, self.camera(full.depth.shape))
         self.written += 1
 
-    def _write_ply(self, path, result):
-        intrinsics = self.camera(result.depth.shape)
-        cloud = back_project(result.depth, intrinsics, image=result.frame, labels=result.labels, point_budget=None)
-        try:
-            write_ply(path, cloud, class_names=result.preset.classes, intrinsics=intrinsics)
-        except OSError as e:
-            raise _os_problem(e, path) from None
+    def _save(self, folder, name, write, *args):
+        write_file(folder / name, write, *args)
+        self.files_in[folder] = self.files_in.get(folder, 0) + 1
 
     def close(self):
-        if self.video is not None:
-            try:
-                self.video.close()
-            except OSError as e:
-                raise _os_problem(e, self.video.path) from None
+        """Finalises the video and gives the output back to other runs; safe to call more than once."""
+        try:
+            if self.video is not None:
+                try:
+                    self.video.close()
+                except OSError as e:
+                    raise _os_problem(e, self.video.path) from None
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     def describe(self):
-        places = [str(p) for p in (self.video and self.video.path, self.view_dir, self.depth_dir, self.labels_dir,
-                                   self.ply_dir) if p]
-        return ", ".join(places) if places else "nothing (no --output)"
+        """What holds written frames, once closed: a video that exists, folders with files in them."""
+        places = [p for p in (self.view_dir, self.depth_dir, self.labels_dir, self.ply_dir) if self.files_in.get(p)]
+        if self.video is not None and self.video.frames and self.video.path.is_file():
+            places.insert(0, self.video.path)
+        if places:
+            return ", ".join(map(str, places))
+        return "nothing" if self.video or self.view_dir else "nothing (no --output)"
 
 
 def open_model(args):
@@ -244,7 +265,7 @@ def run(args):
         model = open_model(args)
         if args.save_ply and "depth" not in model.tasks:
             raise SettingsError(f"--save-ply needs depth, and {Path(model.source).name} has no depth head")
-        predictor = Predictor(model, from_args(args))
+        predictor = Predictor(model, from_args(args), stabilise=getattr(args, "stabilise", 0.0))
         source.open()
     except (WeightsError, CheckpointError, SourceError, SettingsError, RuntimeError) as e:
         say(f"error: {first_line(e)}")
@@ -263,15 +284,19 @@ def run(args):
         say(f"error: {e}")
         return 1
     say(f"input: {source.describe()}")
+    if outputs.kept:
+        say(f"kept the video of an interrupted run as {outputs.kept}")
     try:
         first = source.read()
         if first is not None:
             prepare(predictor, first, camera)
     except KeyboardInterrupt:
+        outputs.close()
         source.close()
         say("stopped before the first frame")
         return 130
     except Exception as e:  # what the warm-up may raise is as open as what the network may: all said in one line
+        outputs.close()
         source.close()
         say(f"error: {first_line(e)}")
         return 1
@@ -289,6 +314,13 @@ def prepare(predictor, frame, camera):
         camera(size)
 
 
+def flicker_text(figure, strength):
+    """The summary's flicker part, e.g. 'flicker 0.4% labels changed/frame, ... (stabilised 0.8); '."""
+    if figure is None:
+        return ""
+    return f"flicker {figure.describe()} ({f'stabilised {strength:g}' if strength else 'not stabilised'}); "
+
+
 def process(args, source, predictor, outputs, first):
     """The loop over the frames, ``first`` (already read, None at once at the end) and the rest."""
     by_name = (isinstance(source, ImageFilesSource) and not source.loop
@@ -299,6 +331,7 @@ def process(args, source, predictor, outputs, first):
         total = min(total, max_frames) if total else max_frames
     frames = unusable = 0
     problem = None
+    flicker = FlickerMeter(history=None)  # over the whole run, for the summary
     logging.basicConfig(format="warning: %(message)s")  # the sources' skipped-frame warnings, above the bar
     # Ctrl-C and SIGTERM stop the loop between frames, never inside one: every frame counted is written whole.
     stop = threading.Event()
@@ -322,6 +355,7 @@ def process(args, source, predictor, outputs, first):
                     break
                 name = source.current.stem if by_name else f"{frames:06d}"
                 outputs.write(name, result, frames)
+                flicker.update(result)
                 frames += 1
                 bar.update()
                 bar.set_postfix(network=f"{result.timings['network']:.0f}ms", refresh=False)
@@ -343,7 +377,7 @@ def process(args, source, predictor, outputs, first):
     skipped = source.skipped + unusable
     summary = (f"{frames} frames in {elapsed:.1f} s ({frames / elapsed if elapsed > 0 else 0:.1f} FPS, "
                f"{predictor.description}){f'; {skipped} unreadable frames skipped' if skipped else ''}; "
-               f"written: {outputs.describe()}")
+               f"{flicker_text(flicker.figure, predictor.stabilise)}written: {outputs.describe()}")
     if problem is not None:
         say(f"error: {problem}; stopped after {frames} frames, kept what was written ({outputs.describe()})")
         return 1

@@ -11,11 +11,11 @@ from app.panels.table import LAYOUTS, VIEW_CHOICES, Arrangement
 from app.stream.network_choice import BACKBONES
 from app.stream.worker import Request
 from model.inference.run_settings import SettingsError, from_args
+from model.network.encoders import DEFAULT_ENCODER
 
-from .sources import CameraSource, ImageFolderSource, SyntheticSource, VideoSource, source_from_args
+from .sources import source_from_args, source_from_spec
 
 ORGANISATION, APPLICATION = "jointseg", "demo"
-SOURCE_PLACE = {"video": "path", "images": "folder", "camera": "index"}  # the attribute that says where
 CAMERA_FLAGS = ("intrinsics", "calibration", "hfov")
 
 
@@ -58,7 +58,7 @@ class Remembered:
         weights = args.weights if args.weights or "weights" in self.given else self.value("model/weights", None)
         backbone = self.flag("backbone", "model/backbone")
         if backbone not in BACKBONES:
-            backbone = "mobilenet_v2"
+            backbone = DEFAULT_ENCODER
         typed = from_args(args)
         try:
             settings = replace(typed, device=self.flag("device", "run/device"),
@@ -66,7 +66,8 @@ class Remembered:
                                backend=self.flag("backend", "run/backend"), size=self.flag("size", "run/size", int))
         except SettingsError:
             settings = typed
-        return Request(weights, backbone, settings, download=bool(getattr(args, "download", False)))
+        return Request(weights, backbone, settings, download=bool(getattr(args, "download", False)),
+                       stabilise=getattr(args, "stabilise", None) or 0.0)
 
     def arrangement(self):
         layout = self.flag("overlay", "view/layout")
@@ -105,25 +106,16 @@ class Remembered:
         source = source_from_args(self.args)
         if source is not None:
             return source
-        kind, where, loop = self.value("source/kind", ""), self.value("source/where", ""), self.loop()
-        if kind == "video" and Path(where).is_file():
-            return VideoSource(where, loop=loop)
-        if kind == "images" and Path(where).is_dir():
-            return ImageFolderSource(where, loop=loop)
-        if kind == "camera" and where.isdigit():
-            return CameraSource(int(where))
-        if kind == "synthetic":
-            return SyntheticSource()
-        return None
+        return source_from_spec(self.value("source/kind", ""), self.value("source/where", ""), self.loop())
 
     def save(self, *, source, request, arrangement, loop, plots, snapshot_folder, geometry, state, intrinsics=None,
              cloud=None):
         """``intrinsics``: an IntrinsicsChoice; ``cloud``: the 3D view's settings by name (saved under cloud/)."""
         s = self.store
         if source is not None:
-            s.setValue("source/kind", source.kind)
-            place = SOURCE_PLACE.get(source.kind)
-            s.setValue("source/where", str(getattr(source, place, "")) if place else "")
+            kind, where = source.spec()
+            s.setValue("source/kind", kind)
+            s.setValue("source/where", where)
         s.setValue("source/loop", loop)
         if request is not None:
             s.setValue("model/weights", request.weights or "")

@@ -103,8 +103,8 @@ def main(argv=None):
                       f"threads {samples[-1][3]}", flush=True)
                 next_sample += args.every
                 k = len(samples)
-                window.set_layout(layouts[k % 3])
-                window.set_opacity(0.2 + 0.1 * (k % 7))
+                window.state.set_layout(layouts[k % 3])
+                window.state.set_opacity(0.2 + 0.1 * (k % 7))
                 window.controls.record_action.setChecked(k % 4 == 1)  # record for one interval in four
                 if k % 5 == 0:
                     window.snapshot()

@@ -6,8 +6,10 @@ COMMANDS = {
     "weights": ("model.weights.catalogue", "list, download, verify and install the released checkpoints"),
     "info": ("model.weights.info", "what a checkpoint is: encoder, preset, classes, tasks, parameters"),
     "evaluate": ("model.evaluation.evaluate", "the standard NYUDv2 / KITTI figures of a checkpoint"),
-    "benchmark": ("model.evaluation.benchmark", "how fast each way of running the network is here"),
+    "benchmark": ("model.benchmark.run", "how fast each way of running the network is here"),
     "export": ("model.export.onnx", "the network as ONNX, and its int8 version"),
+    "quantize": ("model.benchmark.int8_search", "the mixed int8 graph for this CPU: what stays in fp32, and why"),
+    "nyud-list": ("model.data.nyud_export", "NYUDv2's official .mat files as PNGs and list files (official split)"),
     "train": ("model.training.train", "training with asymmetric labels"),
     "distill": ("model.training.distill", "fill the missing labels of a list with a teacher"),
 }

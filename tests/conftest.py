@@ -8,9 +8,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Two threads at most, fewer where pytest-xdist's workers share the cores.
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"  # the release's colour maps, key lists and reference vectors
@@ -106,12 +108,15 @@ def rng():
 @pytest.fixture(scope="session")
 def fitted_ckpt(request, tmp_path_factory):
     """A MobileNet-v2 NYUD joint network fitted to the example frames (well-conditioned, unlike the random
-    reference): made once and kept in pytest's cache folder."""
+    reference): made once, by the first of pytest-xdist's workers to need it, and kept in pytest's cache folder
+    (without the cache, in the folder the workers' temporary folders share)."""
     from model.training.examples_fit import fitted_checkpoint
 
     cache = getattr(request.config, "cache", None)
-    folder = cache.mkdir("fitted") if cache is not None else tmp_path_factory.mktemp("fitted")
-    return fitted_checkpoint(folder)
+    folder = cache.mkdir("fitted") if cache is not None else tmp_path_factory.getbasetemp().parent / "fitted"
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / "fitting.lock")):
+        return fitted_checkpoint(folder)
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):

@@ -5,7 +5,13 @@ pixels in any 2D panel, or two points in the 3D view.
 
 Back-projection runs on the cloud's own thread (``app.cloud_builder``) at the point budget, only while the 3D
 view is shown: hidden, it costs nothing. The GUI thread only hands the newest arrays to OpenGL.
+
+It follows the window's view state (``app.window.state.ViewState``: the arrangement, beside or not, the colouring)
+and asks the window around it only for what ``Hooks`` holds.
 """
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QAction, QMenu
@@ -22,14 +28,25 @@ from .intrinsics_dialog import ask_intrinsics
 from .view import CloudPanel
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """What the 3D view asks of the window around it."""
+
+    result: Callable  # () -> the newest Result shown, or None
+    report: Callable  # (message, error=False): one line in the status bar
+    show_2d: Callable  # (shown): the 2D panels, hidden while the 3D view is alone
+    show_measure: Callable  # (pixels, label, metres, text): the measurement in the 2D panels and the status bar
+    show_hidden: Callable  # (class indices): the classes left out, struck through in the legend
+
+
 class Semantic3D:
-    def __init__(self, window, budget=DEFAULT_POINT_BUDGET):
-        self.window = window
-        remembered = window.remembered
-        self.camera = CameraIntrinsics(remembered.intrinsics())
-        colouring = remembered.value("cloud/colouring", "class")
-        self.colouring = colouring if colouring in COLOURINGS else "class"
-        self.beside = remembered.value("cloud/beside", False, bool)
+    def __init__(self, state, host, hooks, intrinsics, budget=DEFAULT_POINT_BUDGET):
+        """``state``: the window's ViewState; ``host``: the widget its actions and dialogs belong to;
+        ``intrinsics``: the IntrinsicsChoice to start with."""
+        self.state, self.host, self.hooks = state, host, hooks
+        self.camera = CameraIntrinsics(intrinsics)
+        if state.colouring not in COLOURINGS:
+            state.set_colouring("class")
         self.budget = budget
         self.hidden = set()  # class indices left out of the 3D view
         self.pixels = []  # the measured frame pixels: none, one or two
@@ -38,25 +55,27 @@ class Semantic3D:
         self.panel = CloudPanel()
         self.panel.picked.connect(self._picked)
         self._camera_key = None  # what the panel's frustum and camera line were drawn for
-        window.legend.toggled.connect(self.toggle_class)
-        window.views.measured.connect(self.add_measure_point)
         self._build_actions()
+        state.arrangement_changed.connect(self.arrange)
+        state.beside_changed.connect(self.arrange)
+        state.colouring_changed.connect(self._colouring_changed)
 
     # ---- keys and menu ----------------------------------------------------------------------------------------
     def _action(self, text, shortcut, slot, checked=None):
         """A window action with its key; ``checked`` (True or False) makes it a toggle in that state."""
-        action = QAction(text, self.window)
+        action = QAction(text, self.host)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
             action.setToolTip(f"{text} ({shortcut})")
         action.setCheckable(checked is not None)
         action.setChecked(bool(checked))
         (action.toggled if checked is not None else action.triggered).connect(slot)
-        self.window.addAction(action)
+        self.host.addAction(action)
         return action
 
     def _build_actions(self):
-        self.beside_action = self._action("&3D view beside the panels", "T", self.set_beside, checked=self.beside)
+        self.beside_action = self._action("&3D view beside the panels", "T", self.state.set_beside,
+                                          checked=self.state.beside)
         self.colouring_action = self._action("Next 3D &colouring: class, image, depth", "Shift+T",
                                              self.next_colouring)
         self.reset_action = self._action("&Reset the 3D view", "Home", self.panel.reset_view)
@@ -74,28 +93,24 @@ class Semantic3D:
         return menu
 
     # ---- shown or hidden --------------------------------------------------------------------------------------
-    def set_beside(self, on):
-        self.beside = bool(on)
-        self.arrange()
-
     def arrange(self):
         """Shows the 3D panel when asked for (beside, or alone in the single layout) and the 2D panels unless it
         is alone; the first showing makes the OpenGL view, or says why it cannot."""
-        w = self.window
-        alone = shows_3d_alone(w.result, w.arrangement)
-        w.views.setVisible(not alone)
-        wanted = self.beside or alone
+        result = self.hooks.result()
+        alone = shows_3d_alone(result, self.state.arrangement)
+        self.hooks.show_2d(not alone)
+        wanted = self.state.beside or alone
         self.panel.setVisible(wanted)
-        if self.beside_action.isChecked() != self.beside:
-            self.beside_action.setChecked(self.beside)
+        if self.beside_action.isChecked() != self.state.beside:
+            self.beside_action.setChecked(self.state.beside)
         was_showing = self.showing
         self.showing = wanted and self.panel.activate()
         if wanted and self.panel.problem and not was_showing:
-            w.report(f"3D view unavailable: {self.panel.problem}", error=True)
+            self.hooks.report(f"3D view unavailable: {self.panel.problem}", error=True)
         for action in (self.colouring_action, self.reset_action):
             action.setEnabled(self.panel.problem is None)
-        if self.showing and not was_showing and w.result is not None:
-            self.show_result(w.result)
+        if self.showing and not was_showing and result is not None:
+            self.show_result(result)
 
     # ---- each result ------------------------------------------------------------------------------------------
     def show_result(self, result):
@@ -113,7 +128,7 @@ class Semantic3D:
         if key != self._camera_key:
             self._camera_key = key
             self.panel.set_camera(intrinsics, result.preset.max_depth, f"camera: {self.camera.describe()}")
-        self.builder.submit(CloudRequest(result, intrinsics, self.colouring, frozenset(self.hidden), self.budget))
+        self.builder.submit(CloudRequest(result, intrinsics, self.state.colouring, frozenset(self.hidden), self.budget))
 
     def poll(self):
         """Draws the newest cloud built, if any (the window's timer, and after each result)."""
@@ -123,7 +138,7 @@ class Semantic3D:
             self._update_title(frame)
         problem = self.builder.problem()
         if problem:
-            self.window.report(f"3D: {problem}", error=True)
+            self.hooks.report(f"3D: {problem}", error=True)
 
     def _update_title(self, frame):
         hidden = f" · {len(self.hidden)} class{'es' if len(self.hidden) != 1 else ''} hidden" if self.hidden else ""
@@ -132,23 +147,27 @@ class Semantic3D:
 
     def _refresh(self):
         """The current result again, after a change of colouring, classes or camera (also while paused)."""
-        if self.window.result is not None:
-            self.show_result(self.window.result)
+        result = self.hooks.result()
+        if result is not None:
+            self.show_result(result)
 
     def next_colouring(self):
-        self.colouring = COLOURINGS[(COLOURINGS.index(self.colouring) + 1) % len(COLOURINGS)]
-        self.window.report(f"3D coloured {COLOURING_TITLES[self.colouring]} (Shift+T: next)")
+        colouring = self.state.colouring
+        self.state.set_colouring(COLOURINGS[(COLOURINGS.index(colouring) + 1) % len(COLOURINGS)])
+
+    def _colouring_changed(self, colouring):
+        self.hooks.report(f"3D coloured {COLOURING_TITLES[colouring]} (Shift+T: next)")
         self._refresh()
 
     def toggle_class(self, index):
         """Hides a class's points in the 3D view, or shows them again."""
         self.hidden ^= {index}
-        self.window.legend.set_hidden(self.hidden)
+        self.hooks.show_hidden(self.hidden)
         self._refresh()
 
     def show_all_classes(self):
         self.hidden.clear()
-        self.window.legend.set_hidden(self.hidden)
+        self.hooks.show_hidden(self.hidden)
         self._refresh()
 
     # ---- the camera -------------------------------------------------------------------------------------------
@@ -168,38 +187,38 @@ class Semantic3D:
         return self.camera.for_frame(result)
 
     def choose_intrinsics(self):
-        result = self.window.result
-        chosen = ask_intrinsics(self.window, self.camera.choice, self.camera.describe() if result else "")
+        result = self.hooks.result()
+        chosen = ask_intrinsics(self.host, self.camera.choice, self.camera.describe() if result else "")
         if chosen is not None:
             self.set_intrinsics(chosen)
 
     def set_intrinsics(self, choice):
         self.camera.set_choice(choice)
         self._camera_key = None
-        if self.window.result is not None:
-            self.map_intrinsics(self.window.result)
-            self.window.report(f"intrinsics: {self.camera.describe()}")
+        result = self.hooks.result()
+        if result is not None:
+            self.map_intrinsics(result)
+            self.hooks.report(f"intrinsics: {self.camera.describe()}")
         self._refresh()
 
     def _say_camera_problem(self):
         problem = self.camera.problem()
         if problem:
-            self.window.report(problem, error=True)
+            self.hooks.report(problem, error=True)
 
     # ---- measuring ------------------------------------------------------------------------------------------
     def add_measure_point(self, pixel):
         """One end of a measurement (a frame pixel); a third click starts a new one."""
         self.pixels = [*self.pixels, tuple(pixel)] if len(self.pixels) < 2 else [tuple(pixel)]
-        result = self.window.result
+        result = self.hooks.result()
         if result is not None:
             text = self._update_measure(result)
             if len(self.pixels) == 2:
-                self.window.report(f"distance {text} (Esc clears)")
+                self.hooks.report(f"distance {text} (Esc clears)")
 
     def clear_measure(self):
         self.pixels = []
-        self.window.views.show_measure([])
-        self.window.status.show_measure(None, "")
+        self.hooks.show_measure([], "", None, "")
         self.panel.show_measure([], "")
 
     def _update_measure(self, result):
@@ -210,8 +229,7 @@ class Semantic3D:
         metres = readout.distance(result, intrinsics, *self.pixels) if two else None
         text = readout.distance_text(metres, *self.pixels) if two else ""
         label = f"{metres:.2f} m" if metres is not None else ""
-        self.window.views.show_measure(self.pixels, label)
-        self.window.status.show_measure(metres, text)
+        self.hooks.show_measure(self.pixels, label, metres, text)
         if self.showing and result.depth is not None:
             cells = [map_pixel(p, result.frame.shape, result.depth.shape) for p in self.pixels]
             points = [pixel_point(result.depth, intrinsics, *cell) for cell in cells]
@@ -234,7 +252,7 @@ class Semantic3D:
         return frame.build_ms, self.panel.draw_ms, len(frame)
 
     def settings_to_remember(self):
-        return {"beside": self.beside, "colouring": self.colouring}
+        return {"beside": self.state.beside, "colouring": self.state.colouring}
 
     def close(self):
         return self.builder.close()

@@ -6,6 +6,7 @@ OpenGL is optional. The first time the panel is shown, ``gl_problem`` checks tha
 OpenGL 2.0 context can be made on this display; when not, the panel stays greyed out with the reason in one line
 and the rest of the window runs on. Nothing of OpenGL is imported or created before that.
 """
+import os
 import time
 
 from PyQt5.QtCore import Qt, pyqtSignal
@@ -29,7 +30,9 @@ def gl_problem():
         return f"OpenGL cannot be loaded: {first_line(e)}"
     context, surface = QOpenGLContext(), QOffscreenSurface()
     if not context.create():
-        return f"no OpenGL context can be made on this display (Qt platform {QGuiApplication.platformName()})"
+        display = os.environ.get("DISPLAY") or "none"
+        return (f"no OpenGL context can be made on this display (Qt platform {QGuiApplication.platformName()}, "
+                f"X display {display})")
     surface.setFormat(context.format())
     surface.create()
     try:

@@ -1,6 +1,7 @@
-"""Composed views of a result (numpy and OpenCV only, no Qt): side by side, blend, labelled panels, and the
-annotation that makes a recorded view readable on its own: a depth colour bar in metres under the depth panel
-and a legend of the classes in view under the segmentation panel."""
+"""Composed views of a result (numpy and OpenCV only, no Qt): each panel's image, side by side, blend, labelled
+panels, the view that recordings and snapshots hold, and the annotation that makes a recorded view readable on its
+own: a depth colour bar in metres under the depth panel and a legend of the classes in view under the segmentation
+panel."""
 import math
 
 import cv2
@@ -8,7 +9,8 @@ import numpy as np
 
 from model.processing import depth_lut
 
-PANEL_TITLES = {"frame": "input", "segm_rgb": "segmentation", "depth_rgb": "depth", "normals_rgb": "normals"}
+from .table import PANEL_TABLE, SINGLE_CHOICES, shows_3d_alone, visible_panels
+
 MIN_SHARE = 0.005  # classes covering less of the frame than this are left out of the legend
 STRIP_ROWS = 3  # text rows in the annotation strip: caption, bar, ticks; or up to three rows of legend
 STRIP_BACKGROUND = (24, 24, 24)
@@ -17,9 +19,10 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def panels(result):
-    """The result's images in display order: input, segmentation, depth, normals (those present)."""
-    return [(PANEL_TITLES[name], getattr(result, name)) for name in PANEL_TITLES
-            if getattr(result, name) is not None]
+    """(name, image) of the result's panels in display order: input, segmentation, depth, normals (those
+    present)."""
+    return [(name, image) for name in SINGLE_CHOICES
+            if (image := getattr(result, PANEL_TABLE[name].field)) is not None]
 
 
 def blend(frame, overlay, opacity):
@@ -27,13 +30,36 @@ def blend(frame, overlay, opacity):
     return cv2.addWeighted(overlay, float(opacity), frame, 1.0 - float(opacity), 0.0)
 
 
+def panel_image(result, name, opacity=0.5):
+    """The RGB image panel ``name`` shows for ``result``, or None when the model lacks that output. Maps may
+    have the network's size; the blend is drawn at the frame's, the segmentation scaled up to it."""
+    if name != "blend":
+        return getattr(result, PANEL_TABLE[name].field)
+    overlay = result.segm_rgb
+    h, w = result.frame.shape[:2]
+    if overlay.shape[:2] != (h, w):
+        overlay = cv2.resize(overlay, (w, h), interpolation=cv2.INTER_NEAREST)
+    return blend(result.frame, overlay, opacity)
+
+
+def composed_view(result, arrangement):
+    """The view as one RGB image at the frame's resolution: what recordings and snapshots hold (for the 3D view
+    alone, the side-by-side panels: the point cloud goes to PLY files)."""
+    if not result.at_frame_size:
+        result = result.at_full_size()
+    if arrangement.layout == "side" or shows_3d_alone(result, arrangement):
+        return side_by_side(result)
+    return panel_image(result, visible_panels(result, arrangement)[0], arrangement.opacity)
+
+
 def side_by_side(result, titles=True, annotate=False):
     """One RGB uint8 image: input | segmentation | depth [| normals], each panel H x W. With ``annotate``, a strip
     of ``annotation_height(W)`` rows below: the classes in view under the segmentation, the depth colour bar in
     metres under the depth."""
     images = []
-    for title, image in panels(result):
+    for name, image in panels(result):
         if titles:
+            title = PANEL_TABLE[name].caption
             image = image.copy()
             cv2.putText(image, title, (8, 22), FONT, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
             cv2.putText(image, title, (8, 22), FONT, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
@@ -46,11 +72,11 @@ def annotation(result, panel_width):
     """The strip under the panels of ``side_by_side``: one part per panel, ``panel_width`` wide each."""
     height = annotation_height(panel_width)
     parts = []
-    for title, _ in panels(result):
-        if title == "segmentation":
+    for name, _ in panels(result):
+        if name == "segmentation":
             parts.append(class_legend(classes_in_view(result.labels, len(result.preset.classes)), result.preset,
                                       panel_width, height))
-        elif title == "depth":
+        elif name == "depth":
             parts.append(depth_colour_bar(panel_width, height, result.preset.max_depth))
         else:
             parts.append(_strip(panel_width, height))

@@ -1,25 +1,33 @@
-"""What each layout shows (no Qt): the panels of a result, their images, and the composed view that recordings
-and snapshots hold."""
+"""The panel table (no Qt, no images): each panel's title on screen, its caption in composed views and the result
+field holding its image; the layouts and what the single layout can show; and which panels an arrangement shows
+for a result."""
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
 from model.processing import colour_normals
 
-from .compose import blend, side_by_side
+
+@dataclass(frozen=True)
+class Panel:
+    title: str  # over the panel in the window
+    caption: str  # written on the panel in composed views (recordings, snapshots, the headless output)
+    field: str | None  # the ``Result`` attribute holding its image; None: drawn from others (the blend)
+
 
 SINGLE_CHOICES = ("input", "segmentation", "depth", "normals")
-PANELS = (*SINGLE_CHOICES, "blend")
-THREE_D = "3d"  # the single layout's 3D view: drawn beside the 2D scene, not in it (app.cloud_view)
+PANEL_TABLE = {"input": Panel("input", "input", "frame"),
+               "segmentation": Panel("segmentation", "segmentation", "segm_rgb"),
+               "depth": Panel("depth (m)", "depth", "depth_rgb"),
+               "normals": Panel("surface normals", "normals", "normals_rgb"),
+               "blend": Panel("segmentation over input", "segmentation over input", None)}
+PANELS = tuple(PANEL_TABLE)  # the single choices, then the blend
+THREE_D = "3d"  # the single layout's 3D view: drawn beside the 2D scene, not in it (app.cloud3d)
 VIEW_CHOICES = (*SINGLE_CHOICES, THREE_D)  # what the single layout can show
 VIEW_TITLES = {**{name: name for name in SINGLE_CHOICES}, THREE_D: "3D"}
 LAYOUTS = ("side", "blend", "single")
 LAYOUT_TITLES = {"side": "Side by side", "blend": "Blend", "single": "Single"}
-PANEL_TITLES = {"input": "input", "segmentation": "segmentation", "depth": "depth (m)", "normals": "surface normals",
-                "blend": "segmentation over input"}
-RESULT_FIELDS = {"input": "frame", "segmentation": "segm_rgb", "depth": "depth_rgb", "normals": "normals_rgb"}
 
 
 @dataclass(frozen=True)
@@ -31,23 +39,16 @@ class Arrangement:
     opacity: float = 0.5  # of the segmentation over the input, 0..1
 
 
-def panel_image(result, name, opacity=0.5):
-    """The RGB image panel ``name`` shows for ``result``, or None when the model lacks that output. Maps may
-    have the network's size; the blend is drawn at the frame's, the segmentation scaled up to it."""
-    if name != "blend":
-        return getattr(result, RESULT_FIELDS[name])
-    overlay = result.segm_rgb
-    h, w = result.frame.shape[:2]
-    if overlay.shape[:2] != (h, w):
-        overlay = cv2.resize(overlay, (w, h), interpolation=cv2.INTER_NEAREST)
-    return blend(result.frame, overlay, opacity)
+def has_panel(result, name):
+    """Whether ``result`` holds the image of panel ``name`` (one of ``SINGLE_CHOICES``)."""
+    return getattr(result, PANEL_TABLE[name].field) is not None
 
 
 def view_available(result, name):
     """Whether the single layout can show ``name`` (``VIEW_CHOICES``) for ``result`` (None: not known yet)."""
     if result is None:
         return True
-    return result.depth is not None if name == THREE_D else panel_image(result, name) is not None
+    return result.depth is not None if name == THREE_D else has_panel(result, name)
 
 
 def shows_3d_alone(result, arrangement):
@@ -62,20 +63,10 @@ def visible_panels(result, arrangement):
         return ["blend"]
     if shows_3d_alone(result, arrangement):
         return []
-    present = [n for n in SINGLE_CHOICES if result is None or panel_image(result, n) is not None]
+    present = [n for n in SINGLE_CHOICES if result is None or has_panel(result, n)]
     if arrangement.layout == "single":
         return [arrangement.single if arrangement.single in present else present[0]]
     return present
-
-
-def composed_view(result, arrangement):
-    """The view as one RGB image at the frame's resolution: what recordings and snapshots hold (for the 3D view
-    alone, the side-by-side panels: the point cloud goes to PLY files)."""
-    if not result.at_frame_size:
-        result = result.at_full_size()
-    if arrangement.layout == "side" or shows_3d_alone(result, arrangement):
-        return side_by_side(result)
-    return panel_image(result, visible_panels(result, arrangement)[0], arrangement.opacity)
 
 
 def normals_key(size=64):

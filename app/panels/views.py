@@ -17,8 +17,8 @@ from PyQt5.QtWidgets import QGraphicsObject, QGraphicsSimpleTextItem
 from app import theme
 from model.processing import depth_lut
 
-from .compose import depth_ticks
-from .table import PANEL_TITLES, PANELS, Arrangement, normals_key, panel_image, visible_panels
+from .compose import depth_ticks, panel_image
+from .table import PANEL_TABLE, PANELS, Arrangement, normals_key, visible_panels
 
 GAP = 10  # pixels between and around panels
 TITLE_H = 22
@@ -75,7 +75,7 @@ class ImagePanel:
 
     def __init__(self, name, scene):
         self.name = name
-        self.title = QGraphicsSimpleTextItem(PANEL_TITLES[name])
+        self.title = QGraphicsSimpleTextItem(PANEL_TABLE[name].title)
         self.title.setBrush(QColor(theme.TEXT))
         font = QFont()
         font.setPointSize(10)

@@ -4,21 +4,19 @@ waits on a disk).
 Results come at the network's resolution, as the window draws them; this thread makes them full size
 (``Result.at_full_size``) and composes the view, so that files hold the frame's resolution and the GUI thread
 does neither. Every file appears atomically: written under a temporary name in the same folder, then renamed.
-A recording is finalised by ``stop_recording`` or ``close``, which the pipeline calls on every exit.
+A recording is finalised by ``stop_recording`` or ``close``, which the pipeline calls on every exit; until then
+NAME.part.mp4 is playable at every moment, so that a killed app keeps its frames (``video_file``).
 """
 import queue
 import threading
 from pathlib import Path
 
-import numpy as np
 from PyQt5.QtCore import QObject, pyqtSignal
 
-from app.panels.table import composed_view
+from app.panels.compose import composed_view
 from model.errors import first_line
-from model.files import depth_millimetres, write_png
-from model.geometry.ply import write_ply
-from model.geometry.pointcloud import back_project
 
+from .results_writer import write_cloud, write_depth, write_labels, write_view
 from .video_file import VideoFile
 
 QUEUE_FRAMES = 8  # results waiting for the writer; each holds its raw network outputs until it is written
@@ -87,6 +85,8 @@ class Recorder(QObject):
         self._finish()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._video = VideoFile(path, fps)
+        if self._video.kept:
+            self.saved.emit(f"kept the recording of an interrupted run as {self._video.kept}")
 
     def _frame(self, result, arrangement):
         if self._video is not None:
@@ -109,15 +109,12 @@ class Recorder(QObject):
         result = result.at_full_size()
         folder.mkdir(parents=True, exist_ok=True)
         written = [folder / f"{stem}_view.png", folder / f"{stem}_labels.png"]
-        write_png(written[0], composed_view(result, arrangement))
-        labels = result.labels
-        write_png(written[1], labels.astype(np.uint8 if labels.max(initial=0) < 256 else np.uint16))
+        write_view(written[0], composed_view(result, arrangement))
+        write_labels(written[1], result)
         if result.depth is not None:
             written.append(folder / f"{stem}_depth_mm.png")
-            write_png(written[2], depth_millimetres(result.depth))
+            write_depth(written[2], result.depth)
             if intrinsics is not None:
                 written.append(folder / f"{stem}_cloud.ply")
-                cloud = back_project(result.depth, intrinsics, image=result.frame, labels=result.labels,
-                                     point_budget=None)
-                write_ply(written[3], cloud, class_names=result.preset.classes, intrinsics=intrinsics)
+                write_cloud(written[3], result, intrinsics)
         self.saved.emit(f"snapshot: {', '.join(p.name for p in written)} in {folder}")

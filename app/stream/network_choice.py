@@ -5,13 +5,13 @@ from pathlib import Path
 
 import torch
 
+from model.network.encoders import DEFAULT_ENCODER, ENCODERS
 from model.network.lwrefinenet import build_model
 from model.presets import get_preset
 from model.weights import catalogue as catalogue_weights
 from model.weights.checkpoint import load_model
 
-BACKBONES = {"mobilenet_v2": "MobileNet-v2", "resnet50": "ResNet-50", "resnet101": "ResNet-101",
-             "resnet152": "ResNet-152"}
+BACKBONES = {name: spec.label for name, spec in ENCODERS.items()}  # name -> label, for menus and titles
 UNTRAINED_PRESET = "nyud"
 # The untrained network's weights are the same on every run, so that what is derived from them and cached on
 # disk under their hash (the int8 calibration) is made once, not at every start.
@@ -46,7 +46,7 @@ def installed_for(backbone):
     return None
 
 
-def open_network(weights=None, backbone="mobilenet_v2", download=False, progress=None):
+def open_network(weights=None, backbone=DEFAULT_ENCODER, download=False, progress=None):
     """A Network for ``weights`` (catalogue name or checkpoint path), else the installed catalogue model of
     ``backbone``, else an untrained ``backbone``. Raises WeightsError / CheckpointError with one-line messages."""
     if backbone not in BACKBONES:

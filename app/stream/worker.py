@@ -15,12 +15,15 @@ from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 
 from model.errors import first_line
 from model.inference.engine import Predictor
+from model.inference.flicker import FlickerMeter
+from model.inference.rules import SAFE as FALLBACK
 from model.inference.run_settings import Applied, RunSettings
+from model.network.encoders import DEFAULT_ENCODER
 
 from .network_choice import BACKBONES, open_network
 
 RATE_WINDOW_S = 8.0
-SAFE = {"device": "cpu", "precision": "fp32", "backend": "torch"}  # needs nothing but torch on the CPU
+SAFE = FALLBACK.settings()  # what runs when nothing else could: needs nothing but torch, on the CPU
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,10 @@ class Request:
     """A network and how to run it, as the user asks for them."""
 
     weights: str | None = None  # catalogue name or checkpoint path; None: the backbone's installed, or untrained
-    backbone: str = "mobilenet_v2"
+    backbone: str = DEFAULT_ENCODER
     settings: RunSettings = field(default_factory=RunSettings)
     download: bool = False  # fetch missing catalogue weights
+    stabilise: float = 0.0  # temporal stabilisation strength (model.inference.stabiliser); 0: off
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,11 @@ class Running:
     settings: RunSettings  # what was asked for
     chosen: bool = False  # whether ``applied`` is the choice made (else what was asked, until the first frame)
     notice: str | None = None  # why what runs differs from what was asked, when that is news to the user
+    stabilise: float = 0.0  # the stabilisation strength applied
 
     @property
     def request(self):
-        return Request(self.weights, self.backbone, self.settings)
+        return Request(self.weights, self.backbone, self.settings, stabilise=self.stabilise)
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Output:
     index: int  # the frame's position in its stream
     captured: float  # perf_counter() when the frame was read
     warmed: bool = False  # the predictor was prepared for this frame: its latency includes that
+    flicker: object = None  # model.inference.flicker.Flicker over the last frames, None before two
 
 
 class RateMeter:
@@ -97,6 +103,8 @@ class InferenceWorker(QObject):
         self.slot = slot
         self.network = self.predictor = self.current = None
         self.rate = RateMeter()
+        self.flicker = FlickerMeter()
+        self._stabilise = 0.0  # the strength asked for
         self._network_key = None  # the (weights, backbone) asked for that gave self.network
         self._pending = None
         self._latest = None
@@ -144,6 +152,7 @@ class InferenceWorker(QObject):
         """Builds and warms up what ``request`` asks for, then puts it in place of what runs."""
         current, key = self.current, (request.weights, request.backbone)
         self._last_error = None
+        self._stabilise = request.stabilise
         network = None
         try:
             network = self._network_for(request)
@@ -201,10 +210,13 @@ class InferenceWorker(QObject):
         old, self.predictor = self.predictor, predictor
         if old is not None and old is not predictor:
             old.close()
+            self.flicker.reset()  # another model: its results are not compared with the last one's
+        predictor.stabilise = self._stabilise
         self.network, self._network_key = network, key
         self.current = Running(network.name, network.weights, network.backbone, network.warning,
                                network.model.preset, tuple(network.model.tasks), predictor.applied, settings,
-                               predictor.chosen, notice(predictor.applied, predictor.chosen))
+                               predictor.chosen, notice(predictor.applied, predictor.chosen),
+                               predictor.stabilise)
 
     def _recover(self, request, network=None):
         """With nothing running after a failure: the requested ``network`` (when it opened) on the CPU in fp32
@@ -236,6 +248,9 @@ class InferenceWorker(QObject):
             if frame is not None:
                 self._last_frame = frame
             return
+        if self._last_frame is not None and frame.index <= self._last_frame.index:  # another source (from 0)
+            self.predictor.reset_stabiliser()
+            self.flicker.reset()
         self._last_frame = frame
         warmed = not self.predictor.chosen
         if warmed:  # the first frame: the backend race, int8 calibration, warm-up, reported as they go
@@ -264,7 +279,9 @@ class InferenceWorker(QObject):
             self.current = replace(self.current, applied=result.applied, chosen=True,
                                    notice=notice(result.applied, True))
             self.running.emit(self.current)
-        output = Output(result, frame.index, frame.captured if captured is None else captured, warmed)
+        self.flicker.update(result)
+        output = Output(result, frame.index, frame.captured if captured is None else captured, warmed,
+                        self.flicker.figure)
         with self._lock:
             waiting = self._latest is not None
             self._latest = output

@@ -1,9 +1,13 @@
 """The window's controls: actions with their keys, the toolbar (whatever does not fit goes to its » menu), the
 menus, and keeping all of them in step with what runs and what is shown.
 
-Given the window, they read its state (``wanted``, ``running``, ``arrangement``...) and call its methods; the
-choices of device, precision and backend come from ``model.backends``' registry and ``model.settings``.
+They read and change the window's ``state.ViewState`` and follow its signals, whoever made the change; what is
+not state they ask of the window through ``Commands``. They never see the window itself: ``host`` is the
+QMainWindow they add their actions, toolbar and menus to and open their dialogs over. What the boxes offer comes
+from ``choices``.
 """
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PyQt5.QtCore import Qt
@@ -25,44 +29,15 @@ from app.panels.table import LAYOUT_TITLES, LAYOUTS, VIEW_CHOICES, VIEW_TITLES
 from app.sources import CameraSource, ImageFolderSource, SyntheticSource, VideoSource, list_cameras
 from app.stream.network_choice import BACKBONES
 from app.theme import painted_icon
-from model.inference import backends
-from model.inference.run_settings import PRECISIONS, cuda_problem
+from model.inference.rules import auto_device
+from model.inference.run_settings import cuda_problem
+from model.inference.stabiliser import DEFAULT_STRENGTH
 from model.weights import catalogue
 
 from . import dialogs
+from .choices import SIZES, backend_choices, device_choices, precision_choices, size_label, usable
 
-SIZES = (None, 960, 640, 512, 480, 384, 320, 256)
-DEVICES = (("auto", "auto"), ("cpu", "CPU"), ("cuda", "CUDA"))
-
-
-def size_label(size):
-    return "native" if size is None else f"{size} px"
-
-
-def device_choices(cuda_trouble):
-    """(value, label, why it cannot be chosen or None) for each device."""
-    return [(value, label, cuda_trouble if value == "cuda" else None) for value, label in DEVICES]
-
-
-def backend_choices(device_type):
-    """(name, label, why not or None): auto and every registered backend, for ``device_type``."""
-    rows = [("auto", "auto (fastest here)", None)]
-    for name, cls in backends.REGISTRY.items():
-        why = cls.problem() or (None if cls.precisions.get(device_type) else
-                                f"{cls.label} does not run on the {device_type.upper()}")
-        rows.append((name, cls.label, why))
-    return rows
-
-
-def precision_choices(device_type, backend):
-    """(precision, label, why not or None): auto and each precision, served or not by ``backend`` (or any)."""
-    rows = [("auto", "auto", None)]
-    for precision in PRECISIONS[1:]:
-        served = backends.available(device_type, precision, backend)
-        who = f" by {backends.get(backend).label}" if backend != "auto" else ""
-        rows.append((precision, precision, None if served else
-                     f"{precision} is not served on the {device_type.upper()} here{who}"))
-    return rows
+STRENGTHS = (0.5, DEFAULT_STRENGTH, 0.9)  # temporal stabilisation: the previous frame's weight on still pixels
 
 
 def labelled(text, widget):
@@ -77,22 +52,39 @@ def labelled(text, widget):
     return pair
 
 
-def usable(choices, value):
-    return any(v == value and why is None for v, _, why in choices)
+@dataclass(frozen=True)
+class Commands:
+    """What the controls ask of the window beyond the state."""
+
+    open_source: Callable  # (an unopened app.sources Source)
+    open_checkpoint: Callable  # (path)
+    source: Callable  # () -> the Source being read, or None
+    snapshot: Callable
+    step: Callable  # one frame, paused
+    next_single_view: Callable
+    reset_zoom: Callable
+    set_plots: Callable  # (shown): the Performance panel's plots
+    set_fullscreen: Callable  # (on)
 
 
 class Controls:
-    def __init__(self, window):
-        self.window = window
+    def __init__(self, state, commands, host, remembered, docks):
+        """``state``: the window's ViewState; ``remembered``: where the file dialogs start; ``docks``: the
+        legend's and the Performance panel's dock widgets, toggled by keys."""
+        self.state, self.commands, self.host, self.remembered = state, commands, host, remembered
         self.cuda_trouble = cuda_problem()
         self._syncing = False
-        self._build_actions()
+        self.strength = state.request.stabilise or DEFAULT_STRENGTH  # what the toggle turns on
+        self._build_actions(*docks)
         self._build_toolbar()
         self._build_menus()
+        for signal in (state.request_changed, state.running_changed, state.refused, state.arrangement_changed,
+                       state.paused_changed, state.recording_changed, state.loop_changed):
+            signal.connect(self.sync)
 
     # ---- actions -----------------------------------------------------------------------------------------
     def _action(self, text, shortcut, slot, checkable=False, tip=None):
-        action = QAction(text, self.window)
+        action = QAction(text, self.host)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))  # window context: dialogs keep their own keys
         action.setCheckable(checkable)
@@ -101,42 +93,42 @@ class Controls:
             action.toggled.connect(lambda checked: None if self._syncing else slot(checked))
         else:
             action.triggered.connect(lambda: slot())
-        self.window.addAction(action)  # shortcuts work with the menus and toolbar hidden too
+        self.host.addAction(action)  # shortcuts work with the menus and toolbar hidden too
         return action
 
-    def _build_actions(self):
-        w, a = self.window, self._action
+    def _build_actions(self, legend_dock, performance_dock):
+        s, c, host, a = self.state, self.commands, self.host, self._action
         self.open_video_action = a("Open &video…", "Ctrl+O", self.choose_video)
         self.open_folder_action = a("Open image &folder…", "Ctrl+Shift+O", self.choose_folder)
         self.open_checkpoint_action = a("Open &checkpoint…", "Ctrl+M", self.choose_checkpoint)
-        self.synthetic_action = a("&Synthetic scene", "Ctrl+Shift+Y", lambda: w.open_source(SyntheticSource()))
-        self.loop_action = a("&Loop videos and folders", "Ctrl+L", w.set_loop, checkable=True)
-        self.snapshot_action = a("Sna&pshot", "P", w.snapshot,
+        self.synthetic_action = a("&Synthetic scene", "Ctrl+Shift+Y", lambda: c.open_source(SyntheticSource()))
+        self.loop_action = a("&Loop videos and folders", "Ctrl+L", s.set_loop, checkable=True)
+        self.snapshot_action = a("Sna&pshot", "P", c.snapshot,
                                  tip="Save the view, labels and 16-bit depth PNGs at full resolution")
-        self.record_action = a("&Record", "R", w.set_recording, checkable=True, tip="Record the view to MP4")
+        self.record_action = a("&Record", "R", s.set_recording, checkable=True, tip="Record the view to MP4")
         self.snapshot_folder_action = a("Snapshot and recording folder…", None, self.choose_snapshot_folder)
-        self.quit_action = a("&Quit", "Ctrl+Q", w.close)
+        self.quit_action = a("&Quit", "Ctrl+Q", host.close)
         self.camera_index_action = a("Camera by &index…", "Ctrl+K", self.choose_camera_index)
         self.next_camera_action = a("&Next camera", "C", self.next_camera)
-        self.layout_group = QActionGroup(w)
+        self.layout_group = QActionGroup(host)
         self.layout_actions = {}
         for key, mode in zip("123", LAYOUTS):
-            action = a(LAYOUT_TITLES[mode], key, lambda checked, m=mode: checked and w.set_layout(m),
+            action = a(LAYOUT_TITLES[mode], key, lambda checked, m=mode: checked and s.set_layout(m),
                        checkable=True)
             self.layout_group.addAction(action)
             self.layout_actions[mode] = action
-        self.next_view_action = a("Next single &view", "V", w.next_single_view)
-        self.opacity_up_action = a("Opacity +10 %", "]", lambda: w.set_opacity(w.arrangement.opacity + 0.1))
-        self.opacity_down_action = a("Opacity −10 %", "[", lambda: w.set_opacity(w.arrangement.opacity - 0.1))
-        self.reset_zoom_action = a("Reset &zoom", "0", w.views.reset_zoom)
-        self.legend_action = self._dock_action(w.legend_dock, "L")
-        self.plots_action = a("Performance &plots", "G", w.performance.set_plots_visible, checkable=True)
-        self.performance_action = self._dock_action(w.performance_dock, "Shift+G")
-        self.fullscreen_action = a("&Full screen", "F11", w.set_fullscreen, checkable=True)
-        self.backbone_group = QActionGroup(w)
+        self.next_view_action = a("Next single &view", "V", c.next_single_view)
+        self.opacity_up_action = a("Opacity +10 %", "]", lambda: s.set_opacity(s.arrangement.opacity + 0.1))
+        self.opacity_down_action = a("Opacity −10 %", "[", lambda: s.set_opacity(s.arrangement.opacity - 0.1))
+        self.reset_zoom_action = a("Reset &zoom", "0", c.reset_zoom)
+        self.legend_action = self._dock_action(legend_dock, "L")
+        self.plots_action = a("Performance &plots", "G", c.set_plots, checkable=True)
+        self.performance_action = self._dock_action(performance_dock, "Shift+G")
+        self.fullscreen_action = a("&Full screen", "F11", c.set_fullscreen, checkable=True)
+        self.backbone_group = QActionGroup(host)
         self.backbone_actions = {}
         for name, label in BACKBONES.items():
-            action = a(label, None, lambda checked, b=name: checked and w.choose_backbone(b), checkable=True)
+            action = a(label, None, lambda checked, b=name: checked and s.choose_backbone(b), checkable=True)
             self.backbone_group.addAction(action)
             self.backbone_actions[name] = action
         self.next_backbone_action = a("Next &backbone", "B", self.next_backbone)
@@ -145,49 +137,59 @@ class Controls:
         self.next_precision_action = a("Next &precision", "H",
                                        lambda: self._step(self.precision_box, self.set_precision))
         self.next_backend_action = a("Next back&end", "E", lambda: self._step(self.backend_box, self.set_backend))
-        self.size_action = a("Next input &size", "S", lambda: self._step(self.size_box, w.change_settings, "size"))
+        self.size_action = a("Next input &size", "S", lambda: self._step(self.size_box, s.change_settings, "size"))
         self.size_back_action = a("Previous input size", "Shift+S",
-                                  lambda: self._step(self.size_box, w.change_settings, "size", -1))
-        self.pause_action = a("&Pause", "Space", w.set_paused, checkable=True)
-        self.step_action = a("S&tep one frame", ".", w.step_frame)
-        self.shortcuts_action = a("&Keyboard shortcuts", "F1", lambda: dialogs.shortcuts(w, self.shortcuts()))
-        self.about_action = a("&About", None, lambda: dialogs.about(w))
+                                  lambda: self._step(self.size_box, s.change_settings, "size", -1))
+        self.pause_action = a("&Pause", "Space", s.set_paused, checkable=True)
+        self.step_action = a("S&tep one frame", ".", c.step)
+        self.stabilise_action = a("Stab&ilise", "I", self.set_stabilise, checkable=True,
+                                  tip="Steady labels and depth: each frame blended with the last where nothing moved")
+        self.strength_group = QActionGroup(self.host)
+        self.strength_actions = {}
+        for strength in STRENGTHS:
+            action = a(f"Strength {strength:g}", None,
+                       lambda checked, v=strength: checked and self.set_stabilise(True, v), checkable=True)
+            self.strength_group.addAction(action)
+            self.strength_actions[strength] = action
+        self.shortcuts_action = a("&Keyboard shortcuts", "F1", lambda: dialogs.shortcuts(host, self.shortcuts()))
+        self.about_action = a("&About", None, lambda: dialogs.about(host))
 
     def _dock_action(self, dock, shortcut):
         action = dock.toggleViewAction()
         action.setShortcut(QKeySequence(shortcut))
-        self.window.addAction(action)
+        self.host.addAction(action)
         return action
 
     # ---- toolbar -----------------------------------------------------------------------------------------
     def _build_toolbar(self):
-        w = self.window
-        bar = self.toolbar = QToolBar("Controls", w)
+        s = self.state
+        bar = self.toolbar = QToolBar("Controls", self.host)
         bar.setObjectName("controls")
         bar.setMovable(False)
-        w.addToolBar(Qt.TopToolBarArea, bar)
+        self.host.addToolBar(Qt.TopToolBarArea, bar)
         icons = {self.pause_action: "pause", self.step_action: "step", self.record_action: "record",
                  self.snapshot_action: "snapshot"}
         for action, icon in icons.items():
             action.setIcon(painted_icon(icon))
             bar.addAction(action)
+        bar.addAction(self.stabilise_action)
         bar.addSeparator()
         for action in self.layout_actions.values():
             bar.addAction(action)
         self.single_box = self._box(None, "What the single view shows (V: next)",
-                                    lambda value: w.set_single_view(value))
+                                    s.set_single_view)
         for name in VIEW_CHOICES:
             self.single_box.addItem(VIEW_TITLES[name], name)
         self.opacity_slider = QSlider(Qt.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setFixedWidth(90)
         self.opacity_slider.setToolTip("Segmentation opacity in the blend ([ and ])")
-        self.opacity_slider.valueChanged.connect(lambda v: None if self._syncing else w.set_opacity(v / 100))
+        self.opacity_slider.valueChanged.connect(lambda v: None if self._syncing else s.set_opacity(v / 100))
         bar.addWidget(labelled("Opacity", self.opacity_slider))
         bar.addSeparator()
         self.model_box = self._box("Model", "Trained weights: the catalogue, or checkpoints you opened (M: next)",
                                    self.choose_weights, width=12)
-        self.backbone_box = self._box("Backbone", "Encoder (B: next)", w.choose_backbone)
+        self.backbone_box = self._box("Backbone", "Encoder (B: next)", s.choose_backbone)
         for name, label in BACKBONES.items():
             self.backbone_box.addItem(label, name)
         self.device_box = self._box("Device", "Where the network runs (D: next)", self.set_device)
@@ -196,7 +198,7 @@ class Controls:
         self.backend_box = self._box("Backend", "The runtime; auto: the fastest measured here (E: next)",
                                      self.set_backend)
         self.size_box = self._box("Input", "Long side of the image the network sees (S / Shift+S)",
-                                  lambda value: w.change_settings(size=value))
+                                  lambda value: s.change_settings(size=value))
         for size in SIZES:
             self.size_box.addItem(size_label(size), size)
         bar.setToolButtonStyle(Qt.ToolButtonTextOnly)
@@ -220,7 +222,7 @@ class Controls:
 
     # ---- menus -------------------------------------------------------------------------------------------
     def _build_menus(self):
-        bar = self.window.menuBar()
+        bar = self.host.menuBar()
         file = bar.addMenu("&File")
         self._add(file, self.open_video_action, self.open_folder_action, self.synthetic_action, self.loop_action,
                   None, self.open_checkpoint_action, None, self.snapshot_action, self.record_action,
@@ -244,7 +246,8 @@ class Controls:
         self._add(view, *self.layout_actions.values(), self.next_view_action, self.opacity_up_action,
                   self.opacity_down_action, None, self.reset_zoom_action, self.legend_action,
                   self.performance_action, self.plots_action, self.fullscreen_action, None, self.pause_action,
-                  self.step_action)
+                  self.step_action, None, self.stabilise_action)
+        self._add(view.addMenu("Stabilisation strength"), *self.strength_actions.values())
         self._add(bar.addMenu("&Help"), self.shortcuts_action, self.about_action)
 
     @staticmethod
@@ -268,11 +271,11 @@ class Controls:
         self._add(menu, None, step)
 
     def _fill_camera_menu(self):
-        menu, w = self.camera_menu, self.window
+        menu = self.camera_menu
         menu.clear()
         cameras = list_cameras()
         for index in cameras:
-            menu.addAction(f"Camera {index}", lambda i=index: w.open_source(CameraSource(i)))
+            menu.addAction(f"Camera {index}", lambda i=index: self.commands.open_source(CameraSource(i)))
         if not cameras:
             menu.addAction("No cameras found").setEnabled(False)
         self._add(menu, None, self.next_camera_action, self.camera_index_action)
@@ -280,51 +283,50 @@ class Controls:
     # ---- choices -----------------------------------------------------------------------------------------
     def device_type(self):
         """The device type the settings lead to: that asked for, else what runs, else what auto would pick."""
-        device = self.window.wanted.settings.device
+        device = self.state.request.settings.device
         if device != "auto":
             return device.split(":")[0]
-        running = self.window.running
+        running = self.state.running
         if running is not None:
             return running.applied.device
-        return "cpu" if self.cuda_trouble else "cuda"
+        return auto_device(self.cuda_trouble)
 
     def set_device(self, device):
         """Another device; the precision and backend asked for stay where they run there, else become auto."""
-        settings = self.window.wanted.settings
-        device_type = device.split(":")[0] if device != "auto" else ("cpu" if self.cuda_trouble else "cuda")
+        settings = self.state.request.settings
+        device_type = device.split(":")[0] if device != "auto" else auto_device(self.cuda_trouble)
         backend = settings.backend if usable(backend_choices(device_type), settings.backend) else "auto"
         precision = settings.precision if usable(precision_choices(device_type, backend),
                                                  settings.precision) else "auto"
-        self.window.change_settings(device=device, precision=precision, backend=backend)
+        self.state.change_settings(device=device, precision=precision, backend=backend)
 
     def set_precision(self, precision):
-        backend = self.window.wanted.settings.backend
+        backend = self.state.request.settings.backend
         if not usable(precision_choices(self.device_type(), backend), precision):
             backend = "auto"
-        self.window.change_settings(precision=precision, backend=backend)
+        self.state.change_settings(precision=precision, backend=backend)
 
     def set_backend(self, backend):
-        precision = self.window.wanted.settings.precision
+        precision = self.state.request.settings.precision
         if not usable(precision_choices(self.device_type(), backend), precision):
             precision = "auto"
-        self.window.change_settings(backend=backend, precision=precision)
+        self.state.change_settings(backend=backend, precision=precision)
 
     def choose_weights(self, weights):
         """A catalogue name (asking before a download), a checkpoint path, or None: untrained."""
-        w = self.window
         entry = catalogue.catalogue().get(weights) if weights else None
         if entry is not None and catalogue.installed_path(weights) is None:
-            if not dialogs.ask_download(w, weights, entry):
+            if not dialogs.ask_download(self.host, weights, entry):
                 self.sync()
                 return
-        w.choose_network(weights, entry["encoder"] if entry else None, download=entry is not None)
+        self.state.choose_network(weights, entry["encoder"] if entry else None, download=entry is not None)
 
     def next_model(self):
         self.choose_weights(self.model_box.itemData((self.model_box.currentIndex() + 1) % self.model_box.count()))
 
     def next_backbone(self):
         names = list(BACKBONES)
-        self.window.choose_backbone(names[(names.index(self.window.wanted.backbone) + 1) % len(names)])
+        self.state.choose_backbone(names[(names.index(self.state.request.backbone) + 1) % len(names)])
 
     def _step(self, box, choose, keyword=None, direction=1):
         """The next item of ``box`` that can be chosen."""
@@ -337,42 +339,48 @@ class Controls:
 
     # ---- dialogs -----------------------------------------------------------------------------------------
     def choose_video(self):
-        path = dialogs.ask_file(self.window, self.window.remembered, "video")
+        path = dialogs.ask_file(self.host, self.remembered, "video")
         if path:
-            self.window.open_source(VideoSource(path, loop=self.window.loop))
+            self.commands.open_source(VideoSource(path, loop=self.state.loop))
 
     def choose_folder(self):
-        path = dialogs.ask_file(self.window, self.window.remembered, "folder")
+        path = dialogs.ask_file(self.host, self.remembered, "folder")
         if path:
-            self.window.open_source(ImageFolderSource(path, loop=self.window.loop))
+            self.commands.open_source(ImageFolderSource(path, loop=self.state.loop))
 
     def choose_checkpoint(self):
-        path = dialogs.ask_file(self.window, self.window.remembered, "checkpoint")
+        path = dialogs.ask_file(self.host, self.remembered, "checkpoint")
         if path:
-            self.window.open_checkpoint(path)
+            self.commands.open_checkpoint(path)
 
     def choose_camera_index(self):
-        index = dialogs.ask_camera_index(self.window)
+        index = dialogs.ask_camera_index(self.host)
         if index is not None:
-            self.window.open_source(CameraSource(index))
+            self.commands.open_source(CameraSource(index))
 
     def next_camera(self):
         cameras = list_cameras() or [0]
-        source = self.window.pipeline.source
+        source = self.commands.source()
         current = source.index if isinstance(source, CameraSource) else -1
         later = [i for i in cameras if i > current]
-        self.window.open_source(CameraSource(later[0] if later else cameras[0]))
+        self.commands.open_source(CameraSource(later[0] if later else cameras[0]))
 
     def choose_snapshot_folder(self):
-        path = dialogs.ask_folder(self.window, "Folder for snapshots and recordings", self.window.snapshot_folder)
+        path = dialogs.ask_folder(self.host, "Folder for snapshots and recordings", self.state.snapshot_folder)
         if path:
-            self.window.snapshot_folder = Path(path)
+            self.state.set_snapshot_folder(Path(path))
 
     # ---- in step with the state ----------------------------------------------------------------------------
+    def set_stabilise(self, on, strength=None):
+        """Temporal stabilisation on (at ``strength``, else the last one chosen) or off."""
+        self.strength = strength or self.strength
+        s = self.state
+        s.ask(replace(s.request, stabilise=self.strength if on else 0.0))
+
     def sync(self):
-        """Every control shows the window's state: what was asked (what runs, once it answered), the layout."""
-        w = self.window
-        want, running, arrangement = w.wanted, w.running, w.arrangement
+        """Every control shows the state: what was asked (what runs, once it answered), the layout, the toggles."""
+        s = self.state
+        want, running, arrangement = s.request, s.running, s.arrangement
         settings = want.settings
         boxes = (self.model_box, self.backbone_box, self.device_box, self.precision_box, self.backend_box,
                  self.size_box, self.single_box, self.opacity_slider)
@@ -394,8 +402,12 @@ class Controls:
         self.single_box.setEnabled(arrangement.layout == "single")
         self.opacity_slider.setValue(round(arrangement.opacity * 100))
         self.opacity_slider.setEnabled(arrangement.layout == "blend")
-        self.loop_action.setChecked(w.loop)
-        self.record_action.setChecked(w.recording)
+        self.loop_action.setChecked(s.loop)
+        self.record_action.setChecked(s.recording)
+        self.pause_action.setChecked(s.paused)
+        self.stabilise_action.setChecked(want.stabilise > 0)
+        if want.stabilise in self.strength_actions:
+            self.strength_actions[want.stabilise].setChecked(True)
         for box in boxes:
             box.blockSignals(False)
         self._syncing = False
@@ -416,7 +428,7 @@ class Controls:
         items = [(f"{name}" if catalogue.installed_path(name) else f"{name} (not installed)", name,
                   f"{entry['description']}; {BACKBONES.get(entry['encoder'], entry['encoder'])}")
                  for name, entry in catalogue.catalogue().items()]
-        opened = dict.fromkeys([*self.window.checkpoints.values(), *([current] if current else [])])
+        opened = dict.fromkeys([*self.state.checkpoints.values(), *([current] if current else [])])
         items += [(Path(path).name, path, path) for path in opened if path not in catalogue.catalogue()]
         items.append(("untrained", None, "random weights: the outputs mean nothing"))
         if [box.itemData(i) for i in range(box.count())] != [value for _, value, _ in items]:
@@ -429,7 +441,7 @@ class Controls:
     def shortcuts(self):
         """(key, what it does) for every action that has a key."""
         rows = []
-        for action in self.window.actions():
+        for action in self.host.actions():
             key = action.shortcut().toString(QKeySequence.NativeText)
             if key:
                 rows.append((key, action.text().replace("&", "").rstrip("…")))

@@ -1,16 +1,16 @@
-"""The main window: the image views and the 3D view (``app.semantic3d``) side by side in a splitter, the class
-legend and the Performance panel beside them, the controls (``app.controls``) wired to the pipeline
-(``app.pipeline``); each result is drawn as soon as the worker has it."""
+"""The main window: the image views and the 3D view (``app.cloud3d.semantic3d``) side by side in a splitter, the
+class legend and the Performance panel beside them, the controls (``controls``); what they show and change is the
+window's ``state.ViewState``, wired here to the pipeline (``app.stream.pipeline``) and the views. Each result is
+drawn as soon as the worker has it."""
 import sys
 import time
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QSplitter, QStackedWidget
 
-from app.cloud3d.semantic3d import Semantic3D
+from app.cloud3d.semantic3d import Hooks, Semantic3D
 from app.panels import readout
 from app.panels.table import VIEW_CHOICES, view_available
 from app.panels.views import ImageViews
@@ -21,18 +21,18 @@ from app.stream.pipeline import Pipeline
 from app.stream.worker import RateMeter
 from app.theme import STYLE
 
-from .controls import Controls
+from .controls import Commands, Controls
 from .dialogs import DownloadProgress
 from .legend import Legend
 from .performance import PerformancePanel
 from .screen_fit import fit_to_screen
 from .startup import StartupPanel
+from .state import CHECKPOINT_SUFFIXES, ViewState
 from .status import StatusLine
 
 TITLE = "Joint segmentation and depth"
 CLOUD_POLL_MS = 15  # how often the 3D view looks for a cloud its thread has built
 READOUT_MS = 250
-CHECKPOINT_SUFFIXES = {".ckpt", ".pth", ".pt"}
 
 
 class MainWindow(QMainWindow):
@@ -40,15 +40,11 @@ class MainWindow(QMainWindow):
         """``args``: the parsed flags of ``run_demo.py``; ``settings``: a QSettings (default: the user's);
         ``source``: an unopened Source replacing the one the flags or the settings name."""
         super().__init__()
-        self.remembered = Remembered(args, settings)
-        self.wanted = self.remembered.request()  # what the controls show: asked for, then what runs
-        self.running = None  # worker.Running
-        self.arrangement = self.remembered.arrangement()
-        self.loop = self.remembered.loop()
-        self.snapshot_folder = self.remembered.snapshot_folder()
+        remembered = self.remembered = Remembered(args, settings)
+        self.state = ViewState(remembered.request(), remembered.arrangement(), remembered.snapshot_folder(),
+                               loop=remembered.loop(), beside=remembered.value("cloud/beside", False, bool),
+                               colouring=remembered.value("cloud/colouring", "class"), parent=self)
         self.record_path = getattr(args, "record", None)
-        self.recording = False
-        self.checkpoints = {}  # backbone -> the last checkpoint opened for it
         self.output = None  # the newest worker.Output shown
         self.pixel = None  # the hovered frame pixel
         self.display_rate = RateMeter()
@@ -76,7 +72,17 @@ class MainWindow(QMainWindow):
         self.pipeline.recorder.failed.connect(self.on_recorder_failed)
 
         self._build()
-        self.controls = Controls(self)
+        state = self.state
+        state.request_changed.connect(self.pipeline.configure)
+        state.refused.connect(lambda message: self.report(message, error=True))
+        state.paused_changed.connect(self.on_paused)
+        state.recording_changed.connect(self.on_recording)
+        state.loop_changed.connect(self.on_loop)
+        commands = Commands(open_source=self.open_source, open_checkpoint=self.open_checkpoint,
+                            source=lambda: self.pipeline.source, snapshot=self.snapshot, step=self.step_frame,
+                            next_single_view=self.next_single_view, reset_zoom=self.views.reset_zoom,
+                            set_plots=self.performance.set_plots_visible, set_fullscreen=self.set_fullscreen)
+        self.controls = Controls(state, commands, self, self.remembered, (self.legend_dock, self.performance_dock))
         self.controls.plots_action.setChecked(self.remembered.value("view/plots", True, bool))
         self.semantic3d.build_menu(self.menuBar())
         self.controls.sync()
@@ -93,6 +99,20 @@ class MainWindow(QMainWindow):
     def result(self):
         return self.output.result if self.output is not None else None
 
+    @property
+    def wanted(self):
+        """The worker.Request the controls show: what was asked for, then what runs."""
+        return self.state.request
+
+    @property
+    def running(self):
+        """The worker.Running, once the worker answered."""
+        return self.state.running
+
+    @property
+    def arrangement(self):
+        return self.state.arrangement
+
     # ---- the window's parts ---------------------------------------------------------------------------------
     def _build(self):
         self.setAcceptDrops(True)
@@ -100,6 +120,7 @@ class MainWindow(QMainWindow):
         self.views = ImageViews()
         self.views.hovered.connect(self.on_hover)
         self.views.set_arrangement(self.arrangement)
+        self.state.arrangement_changed.connect(self.views.set_arrangement)  # before the 3D view follows it
         self.startup = StartupPanel()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.startup)
@@ -114,7 +135,11 @@ class MainWindow(QMainWindow):
         self.performance_dock = self._dock("Performance", scroll, "performance")
 
         self.status = StatusLine(self.statusBar())
-        self.semantic3d = Semantic3D(self)
+        hooks = Hooks(result=lambda: self.result, report=self.report, show_2d=self.views.setVisible,
+                      show_measure=self._show_measure, show_hidden=self.legend.set_hidden)
+        self.semantic3d = Semantic3D(self.state, self, hooks, self.remembered.intrinsics())
+        self.legend.toggled.connect(self.semantic3d.toggle_class)
+        self.views.measured.connect(self.semantic3d.add_measure_point)
         self.splitter = QSplitter(Qt.Horizontal)  # the 2D scene, then the 3D view (shown or not)
         self.splitter.addWidget(self.views)
         self.splitter.addWidget(self.semantic3d.panel)
@@ -134,35 +159,11 @@ class MainWindow(QMainWindow):
         return dock
 
     # ---- what runs --------------------------------------------------------------------------------------------
-    def choose_network(self, weights, backbone=None, download=False):
-        """A catalogue name or checkpoint path (None: the backbone's untrained network)."""
-        self._ask(replace(self.wanted, weights=weights, backbone=backbone or self.wanted.backbone,
-                          download=download))
-
-    def choose_backbone(self, backbone):
-        """Another encoder: the checkpoint last opened for it, else its installed or untrained network."""
-        if backbone == self.wanted.backbone:
-            return
-        self._ask(replace(self.wanted, backbone=backbone, weights=self.checkpoints.get(backbone), download=False))
-
     def open_checkpoint(self, path):
-        self.choose_network(str(path))
-
-    def change_settings(self, **changes):
-        """Another device, precision, backend or input size (``model.settings.RunSettings`` fields)."""
-        self._ask(replace(self.wanted, settings=replace(self.wanted.settings, **changes)))
-
-    def _ask(self, request):
-        if request == self.wanted:
-            return
-        self.wanted = request
-        self.controls.sync()
-        self.pipeline.configure(request)
+        self.state.choose_network(str(path))
 
     def on_running(self, running):
-        self.running, self.wanted = running, running.request
-        if running.weights and Path(running.weights).suffix in CHECKPOINT_SUFFIXES:
-            self.checkpoints[running.backbone] = running.weights
+        self.state.set_running(running)
         self.views.set_depth_scale(running.preset.max_depth)
         warning = running.warning
         self.views.set_warning(f"⚠ {warning}" if warning else "")
@@ -175,7 +176,6 @@ class MainWindow(QMainWindow):
         self.told_notice = running.notice
         self._close_download_dialog()
         self._update_title()
-        self.controls.sync()
 
     def on_failed(self, message):
         self.report(message, error=True)
@@ -204,24 +204,24 @@ class MainWindow(QMainWindow):
     # ---- sources ------------------------------------------------------------------------------------------
     def open_source(self, source):
         """Reads ``source`` (an unopened Source; None: camera 0, else the synthetic scene) from now on."""
+        capture = self.pipeline.open_source(source, paused=self.state.paused)
         if isinstance(source, (VideoSource, ImageFolderSource)):
-            self.loop = source.loop  # the toggle shows what this source does
-        capture = self.pipeline.open_source(source, paused=self.controls.pause_action.isChecked())
+            self.state.set_loop(source.loop)  # the toggle shows what this source does
         if self.output is None:
             self.startup.set_heading(f"Opening {capture.name}…")
-        self.controls.sync()
 
     def open_path(self, path):
         """A dropped or given path: an image folder (or an image in one), a checkpoint, else a video."""
         path = Path(path)
+        loop = self.state.loop
         if path.is_dir():
-            self.open_source(ImageFolderSource(path, loop=self.loop))
+            self.open_source(ImageFolderSource(path, loop=loop))
         elif path.suffix.lower() in IMAGE_SUFFIXES:
-            self.open_source(ImageFolderSource(path.parent, loop=self.loop))
+            self.open_source(ImageFolderSource(path.parent, loop=loop))
         elif path.suffix.lower() in CHECKPOINT_SUFFIXES:
             self.open_checkpoint(path)
         else:
-            self.open_source(VideoSource(path, loop=self.loop))
+            self.open_source(VideoSource(path, loop=loop))
 
     def on_source_opened(self, source):
         fps = f" at {source.fps:g} fps" if source.fps else ""
@@ -249,40 +249,23 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     # ---- what is shown --------------------------------------------------------------------------------------
-    def set_layout(self, layout):
-        self._arrange(replace(self.arrangement, layout=layout))
-
-    def set_single_view(self, name):
-        self._arrange(replace(self.arrangement, layout="single", single=name))
-
     def next_single_view(self):
         """In the single layout the next panel the model has; in the others, the single layout."""
         present = [n for n in VIEW_CHOICES if view_available(self.result, n)]
         current = self.arrangement.single if self.arrangement.single in present else present[0]
         if self.arrangement.layout == "single":
             current = present[(present.index(current) + 1) % len(present)]
-        self.set_single_view(current)
+        self.state.set_single_view(current)
 
-    def set_opacity(self, opacity):
-        self._arrange(replace(self.arrangement, opacity=min(1.0, max(0.0, round(float(opacity), 2)))))
-
-    def _arrange(self, arrangement):
-        self.arrangement = arrangement
-        self.views.set_arrangement(arrangement)
-        self.controls.sync()
-        self.semantic3d.arrange()
-
-    def set_paused(self, paused):
+    def on_paused(self, paused):
         self.pipeline.set_paused(paused)
         self.report("paused (Space resumes, . steps)" if paused else "running")
 
     def step_frame(self):
-        if not self.controls.pause_action.isChecked():
-            self.controls.pause_action.setChecked(True)
+        self.state.set_paused(True)
         self.pipeline.step()
 
-    def set_loop(self, loop):
-        self.loop = loop
+    def on_loop(self, loop):
         source = self.pipeline.source
         if source is not None and hasattr(source, "loop"):
             source.loop = loop
@@ -313,10 +296,14 @@ class MainWindow(QMainWindow):
         self.end_to_end_ms = (now - output.captured) * 1e3
         if self.pixel is not None:
             self.on_hover(self.pixel)
-        if self.record_path and not self.recording:
-            self.set_recording(True)  # --record starts with the first result
-        if self.recording:
+        if self.record_path and not self.state.recording:
+            self.state.set_recording(True)  # --record starts with the first result
+        if self.state.recording:
             self.pipeline.record(output.result, self.arrangement)
+
+    def _show_measure(self, pixels, label, metres, text):
+        self.views.show_measure(pixels, label)
+        self.status.show_measure(metres, text)
 
     def on_hover(self, pixel):
         self.pixel = pixel
@@ -340,19 +327,21 @@ class MainWindow(QMainWindow):
             timings=result.timings if result is not None else None, display_ms=self.display_ms,
             end_to_end_ms=self.end_to_end_ms, network_hw=result.network_size if result is not None else None,
             frame_hw=result.frame.shape[:2] if result is not None else None,
-            recording=self.pipeline.recorder.frames_queued if self.recording else None,
+            recording=self.pipeline.recorder.frames_queued if self.state.recording else None,
             cloud_ms=cloud_ms, cloud_draw_ms=cloud_draw_ms, cloud_points=cloud_points,
             camera=self.semantic3d.camera_text(result))
         applied = self.running.applied if self.running is not None else None
         self.performance.show_rows(readout.performance_rows(measurements, self.running),
                                    readout.backend_details(applied))
+        self.performance.show_flicker(output.flicker if output is not None else None,
+                                      self.running.stabilise if self.running is not None else 0.0)
         if output is None:
             return  # the plots start with the first result (rates once measured), without the warm-up's latency
         rates = {name: rate for name, rate in (("display", measurements.display_fps),
                                                 ("inference", measurements.inference_fps)) if rate > 0}
         latency = {} if output.warmed else {"network": result.timings.get("network", 0.0),
                                              "end to end": self.end_to_end_ms}
-        self.performance.add_sample(**rates, **latency)
+        self.performance.add_sample(**rates, **latency, **self.performance.flicker_sample(output.flicker))
 
     def _update_title(self):
         parts = [TITLE]
@@ -370,27 +359,22 @@ class MainWindow(QMainWindow):
         self.status.report(message, error)
 
     # ---- files --------------------------------------------------------------------------------------------
-    def set_recording(self, on):
+    def on_recording(self, on):
         if not on:
-            self.recording = False
             self.pipeline.stop_recording()
-            self.controls.sync()
             return
         path = Path(self.record_path) if self.record_path else \
-            self.snapshot_folder / f"recording-{datetime.now():%Y%m%d-%H%M%S}.mp4"
+            self.state.snapshot_folder / f"recording-{datetime.now():%Y%m%d-%H%M%S}.mp4"
         self.record_path = None
         fps = self.pipeline.inference_fps()
         if fps < 1:
             fps = getattr(self.pipeline.source, "fps", None) or 15.0
         self.pipeline.start_recording(path, round(min(fps, 60.0), 1))
-        self.recording = True
-        self.controls.sync()
         self.report(f"recording to {path} at {fps:.1f} fps (R stops)")
 
     def on_recorder_failed(self, message):
         self.report(message, error=True)
-        if self.recording:
-            self.set_recording(False)
+        self.state.set_recording(False)
 
     def snapshot(self):
         if self.output is None:
@@ -399,7 +383,7 @@ class MainWindow(QMainWindow):
         stem = f"{datetime.now():%Y%m%d-%H%M%S}-{self.output.index:06d}"
         result = self.output.result
         intrinsics = self.semantic3d.frame_intrinsics(result) if result.depth is not None else None
-        self.pipeline.snapshot(self.snapshot_folder, stem, result, self.arrangement, intrinsics)
+        self.pipeline.snapshot(self.state.snapshot_folder, stem, result, self.arrangement, intrinsics)
 
     # ---- the end ------------------------------------------------------------------------------------------
     def closeEvent(self, event):
@@ -416,8 +400,9 @@ class MainWindow(QMainWindow):
         self.readout_timer.stop()
         self.remembered.save(source=self.pipeline.source,
                              request=self.running.request if self.running is not None else self.wanted,
-                             arrangement=self.arrangement, loop=self.loop,
-                             plots=self.controls.plots_action.isChecked(), snapshot_folder=self.snapshot_folder,
+                             arrangement=self.arrangement, loop=self.state.loop,
+                             plots=self.controls.plots_action.isChecked(),
+                             snapshot_folder=self.state.snapshot_folder,
                              geometry=self.saveGeometry(), state=self.saveState(),
                              intrinsics=self.semantic3d.camera.choice,
                              cloud={**self.semantic3d.settings_to_remember(), "splitter": self.splitter.saveState()})

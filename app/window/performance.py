@@ -1,4 +1,5 @@
-"""The Performance panel: a readout of rates, costs and what runs, and two rolling plots (rates; latency)."""
+"""The Performance panel: a readout of rates, costs and what runs, two rolling plots (rates; latency), and the
+flicker figure (labels changed per frame, depth change where still: ``model.inference.flicker``) with its plot."""
 from collections import deque
 
 import numpy as np
@@ -13,6 +14,7 @@ from app.panels.readout import rows_html
 HISTORY = 240  # samples in the rolling plots
 RATES = ("display", "inference")
 LATENCIES = ("network", "end to end")
+FLICKER_COLOURS = {"labels changed": "#b48ead", "depth change": "#d08770"}  # plotted in % per frame
 
 
 def scale_top(values):
@@ -41,6 +43,13 @@ class PerformancePanel(QWidget):
         self.curves = {name: (self.rate_plot if name in RATES else self.latency_plot).plot(
             pen=pg.mkPen(colour, width=1.5), name=name, antialias=True)
             for name, colour in theme.PLOT_COLOURS.items()}
+        self.flicker_label = QLabel("flicker: waiting for two results")
+        self.flicker_label.setFont(font)
+        self.flicker_label.setWordWrap(True)
+        self.flicker_label.setSizePolicy(policy)
+        self.flicker_plot = self._plot("% / frame")
+        self.curves.update({name: self.flicker_plot.plot(pen=pg.mkPen(colour, width=1.5), name=name, antialias=True)
+                            for name, colour in FLICKER_COLOURS.items()})
         self.history = {name: deque(maxlen=HISTORY) for name in self.curves}  # (sample number, value)
         self.samples = 0
         layout = QVBoxLayout(self)
@@ -48,6 +57,8 @@ class PerformancePanel(QWidget):
         layout.addWidget(self.readout)
         layout.addWidget(self.rate_plot)
         layout.addWidget(self.latency_plot)
+        layout.addWidget(self.flicker_label)
+        layout.addWidget(self.flicker_plot)
         layout.addStretch(1)
         self.setMinimumWidth(200)
 
@@ -74,6 +85,23 @@ class PerformancePanel(QWidget):
     def set_plots_visible(self, visible):
         self.rate_plot.setVisible(visible)
         self.latency_plot.setVisible(visible)
+        self.flicker_plot.setVisible(visible)
+
+    def show_flicker(self, flicker, strength):
+        """The flicker figure (a ``Flicker`` or None) and whether the results are stabilised (``strength``)."""
+        state = f"stabilised {strength:g}" if strength else "not stabilised (I)"
+        self.flicker_label.setText(f"flicker: {flicker.describe()}; {state}" if flicker is not None
+                                   else f"flicker: waiting for two results; {state}")
+
+    @staticmethod
+    def flicker_sample(flicker):
+        """``add_sample``'s values of a ``Flicker``: in % per frame."""
+        if flicker is None:
+            return {}
+        values = {"labels changed": 100 * flicker.labels_changed}
+        if flicker.depth_change is not None:
+            values["depth change"] = 100 * flicker.depth_change
+        return values
 
     def add_sample(self, **values):
         """One point on each named curve (``display``, ``inference``, ``network``, ``end to end``); curves
@@ -85,7 +113,8 @@ class PerformancePanel(QWidget):
             if self.history[name]:
                 points = np.asarray(self.history[name], dtype=float)
                 curve.setData(points[:, 0], points[:, 1])
-        for plot, names in ((self.rate_plot, RATES), (self.latency_plot, LATENCIES)):
+        for plot, names in ((self.rate_plot, RATES), (self.latency_plot, LATENCIES),
+                            (self.flicker_plot, tuple(FLICKER_COLOURS))):
             values = [v for name in names for _, v in self.history[name]]
             if values:
                 plot.setYRange(0, scale_top(values), padding=0)

@@ -34,8 +34,9 @@ from model.files import write_atomic
 from model.inference import backends
 from model.inference.backends.onnx_runtime import session as onnx_session
 from model.inference.engine import Predictor, calibration_frame
-from model.inference.run_settings import SettingsError, resolve_device
+from model.inference.run_settings import RunSettings, SettingsError, add_arguments, resolve_device
 from model.inference.selection import input_for
+from model.network.encoders import ENCODERS
 from model.network.lwrefinenet import build_model
 from model.presets import get_preset
 from model.training import examples_fit
@@ -108,10 +109,11 @@ def frames_at(size, count):
 
 
 def model_for(encoder, checkpoint=None):
-    """The network to measure: ``checkpoint``, else the fitted MobileNet-v2, else random ResNet weights."""
+    """The network to measure: ``checkpoint``, else the network fitted to the examples (of its encoder), else
+    random weights."""
     if checkpoint:
         return load_model(checkpoint)
-    if encoder == "mobilenet_v2":
+    if encoder == examples_fit.FITTED_ENCODER:
         return examples_fit.fitted_model(weights_dir())
     torch.manual_seed(0)
     model = build_model(encoder, 40, ("segm",)).eval()
@@ -126,15 +128,20 @@ def network_rows(model, size, device, guard, log):
     with torch.inference_mode():
         expected = tuple(o.float() for o in backends.get("torch")(exports, device, "fp32")(x))
     rows = []
-    for cls, precision in backends.available(device.type):
+    # int8 twice: the plain graph (first conv and heads in fp32) and the mixed one the engine runs (the guard's
+    # greedy search, model.export.mixed; cached by the engine's own run before).
+    mixed = Exports(model, guard=guard)
+    paths = [(cls, p, exports, "") for cls, p in backends.available(device.type)]
+    paths += [(cls, p, mixed, "mixed ") for cls, p in backends.available(device.type, precision="int8")]
+    for cls, precision, source, kind in paths:
         try:
-            runner = cls(exports, device, precision)
+            runner = cls(source, device, precision)
             with torch.inference_mode():
                 measured = agreement(expected, runner(x.to(runner.input_dtype)), model.tasks)
         except Exception as e:  # a backend that cannot build here is one row fewer, said why
-            log(f"  {cls.name} {precision}: skipped ({first_line(e, 120)})")
+            log(f"  {cls.name} {kind}{precision}: skipped ({first_line(e, 120)})")
             continue
-        row = Row(f"{cls.name} {precision}", network=_inference(runner),
+        row = Row(f"{cls.name} {kind}{precision}", network=_inference(runner),
                   prepare=lambda f, r=runner: input_for(f, size, device).to(r.input_dtype))
         row.agreement = measured
         row.passes = precision == "fp32" or guard.passes(measured)
@@ -234,16 +241,18 @@ def parse_sizes(text):
     sizes = [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",")]
     if any(len(s) != 2 or min(s) < 32 for s in sizes):
         raise ValueError(f"sizes are HxW, 32 at least: {text}")
+    for size in sizes:
+        RunSettings(size=max(size))  # a size this machine cannot hold is refused, as in the demo
     return sizes
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m model benchmark", description=__doc__, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default: %(default)s")
-    parser.add_argument("--encoders", default="mobilenet_v2",
-                        help="comma-separated: mobilenet_v2 (fitted), resnet50 (random weights); "
-                             "default: %(default)s")
+    add_arguments(parser, device_only=True, device_default="cpu")  # the CPU section unless asked for another
+    parser.add_argument("--encoders", default=examples_fit.FITTED_ENCODER,
+                        help=f"comma-separated, of {', '.join(ENCODERS)}: {examples_fit.FITTED_ENCODER} is fitted "
+                             "to the example frames, the others have random weights (default: %(default)s)")
     parser.add_argument("--sizes", default=",".join(f"{h}x{w}" for h, w in SIZES),
                         help="frame sizes HxW (default: %(default)s)")
     parser.add_argument("--frames", type=int, default=24, help="frames per path at 640x480 (default: %(default)s)")
@@ -262,7 +271,8 @@ def main(argv=None):
         results, applied = {}, {}
         for encoder in ([None] if args.checkpoint else args.encoders.split(",")):
             model = model_for(encoder, args.checkpoint)
-            name = model.encoder_name + ("" if args.checkpoint or encoder != "mobilenet_v2" else " (fitted)")
+            fitted = not args.checkpoint and encoder == examples_fit.FITTED_ENCODER
+            name = model.encoder_name + (" (fitted)" if fitted else "")
             for size in sizes:
                 n = max(4, round(args.frames * min(1.0, 480 * 640 / (size[0] * size[1]))))
                 _log(f"{name} {size[1]}x{size[0]}: {n} frames")

@@ -9,6 +9,9 @@ to [min-depth, max-depth], every error computed per image and averaged over imag
 all valid pixels of the set are shown as a second line; --no-clip and --rmse pooled give the other protocols.
 A line whose files are missing or unreadable is skipped with a warning naming it and counted; Ctrl-C stops early
 and still reports and writes what was done (marked "complete": false).
+--nyud-mat reads NYUDv2's official nyu_depth_v2_labeled.mat instead of a list, one image at a time: the --split
+(test: the paper's 654 images) of --splits splits.mat, labels through the 40-class mapping, depth in metres.
+Catalogue weights with published figures get a table of the paper's figures beside this run's.
 """
 import csv
 import io
@@ -26,15 +29,19 @@ from model import help_text as cli
 from model import processing as pp
 from model.data.datalist import ListError, read_list
 from model.data.datasets import DataError, read_depth, read_mask, read_normals, read_rgb
+from model.data.nyud_mat import NyudMatError
 from model.errors import first_line
 from model.files import write_atomic
 from model.inference.engine import network_size
-from model.inference.run_settings import resolve_device
+from model.inference.run_settings import SettingsError, add_arguments, resolve_device
 from model.presets import get_preset
 from model.weights.catalogue import checkpoint_help
 from model.weights.checkpoint import CheckpointError, load_model
 
 from .metrics import DEPTH_FLOOR, MIN_DEPTH, RMSE_AGGREGATIONS, DepthMeter, NormalsMeter, SegmentationMeter
+from .official import OfficialSplit
+from .paper import catalogue_entry, comparison
+from .paper import table as paper_table
 
 DATASETS = ("nyud", "kitti")
 MAX_DEPTH = {"nyud": 10.0, "kitti": 80.0}  # metres: the standard evaluation caps
@@ -113,11 +120,16 @@ class Evaluation:
             gt["segm"] = read_mask(sample.mask, self.preset.colours)
         if sample.depth is not None and "depth" in tasks:
             gt["depth"] = read_depth(sample.depth, self.depth_scale)
-            if self.crop:
-                gt["depth"] = np.where(crop_mask(gt["depth"].shape, self.crop), gt["depth"], 0)
         if sample.normals is not None and "normals" in tasks:
             gt["normals"] = read_normals(sample.normals)
-        row = {"line": sample.line, "rgb": str(sample.rgb)}
+        return self.add_arrays(image, gt, {"line": sample.line, "rgb": str(sample.rgb)})
+
+    def add_arrays(self, image, gt, row):
+        """Scores one H x W x 3 uint8 RGB image against ``gt`` (task -> ground truth as ``add`` reads it, depth
+        in metres before --crop) for the tasks the model predicts; returns ``row`` with the image's metrics."""
+        gt = {task: target for task, target in gt.items() if task in self.model.tasks}
+        if "depth" in gt and self.crop:
+            gt["depth"] = np.where(crop_mask(gt["depth"].shape, self.crop), gt["depth"], 0)
         if not gt:
             return row
         out = predict(self.model, image, self.device, self.size)
@@ -161,14 +173,15 @@ class Evaluation:
         return result
 
 
-def run(evaluation, samples, list_name):
-    """Evaluates every sample; returns (rows, skipped messages, complete). Ctrl-C ends the loop early."""
+def run(evaluation, samples, list_name, source=None):
+    """Evaluates every sample (list samples, or the frames of ``source``, an ``official.OfficialSplit``); returns
+    (rows, skipped messages, complete). Ctrl-C ends the loop early."""
     rows, skipped = [], []
     bar = tqdm(samples, desc="evaluating", unit="img", file=sys.stderr, dynamic_ncols=True)
     try:
         for sample in bar:
             try:
-                rows.append(evaluation.add(sample))
+                rows.append(source.add(evaluation, sample) if source else evaluation.add(sample))
             except (DataError, ValueError, OSError, cv2.error) as e:
                 message = f"{list_name}:{sample.line}: {first_line(e, 300)}"
                 skipped.append(message)
@@ -270,6 +283,7 @@ def csv_text(rows):
 EXAMPLES = """
 python -m model evaluate -w nyud --dataset nyud --root DATA --list val.txt --json nyud.json
 python -m model evaluate -w kitti --dataset kitti --list test.txt --depth-scale 256 --crop garg
+python -m model evaluate -w nyud --dataset nyud --nyud-mat nyu_depth_v2_labeled.mat
 """
 
 
@@ -279,7 +293,14 @@ def build_parser():
     parser.add_argument("--dataset", required=True, choices=DATASETS,
                         help="the ground truth's classes and depth format")
     parser.add_argument("--root", metavar="DIR", help="folder the list's paths are relative to (default: the list's)")
-    parser.add_argument("--list", required=True, metavar="FILE", help="rgb<TAB>mask<TAB>depth[<TAB>normals] lines")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--list", metavar="FILE", help="rgb<TAB>mask<TAB>depth[<TAB>normals] lines")
+    source.add_argument("--nyud-mat", metavar="FILE",
+                        help="NYUDv2's official nyu_depth_v2_labeled.mat instead of a list (--dataset nyud)")
+    parser.add_argument("--splits", metavar="FILE",
+                        help="with --nyud-mat: the official splits.mat (default: the same split, carried here)")
+    parser.add_argument("--split", choices=("test", "train"),
+                        help="with --nyud-mat: the images to evaluate (default: test, the paper's 654)")
     parser.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
     parser.add_argument("--per-image", metavar="CSV", help="write one row of metrics per image")
     parser.add_argument("--interp", default="bilinear", choices=("bilinear", "bicubic", "nearest"),
@@ -304,50 +325,85 @@ def build_parser():
                         help="KITTI depth crop, Garg et al. or Eigen et al. (default: none)")
     parser.add_argument("-s", "--size", type=int, metavar="PIXELS",
                         help="scale the long side to PIXELS before the network (default: the image's own)")
-    parser.add_argument("-d", "--device", default="auto", choices=("auto", "cuda", "cpu"),
-                        help="auto: CUDA when present (default: %(default)s)")
+    add_arguments(parser, device_only=True)
     return parser
+
+
+def flag_problems(args):
+    """One line per bad flag, checked before anything loads; empty when all are usable."""
+    problems = []
+    if args.list is not None and not Path(args.list).is_file():
+        why = "is a folder, not a list file" if Path(args.list).is_dir() else "no such file"
+        problems.append(f"--list {args.list}: {why}")
+    if args.root is not None and not Path(args.root).is_dir():
+        problems.append(f"--root {args.root}: no such folder")
+    for flag, value in (("--json", args.json), ("--per-image", args.per_image)):
+        if value and not Path(value).parent.is_dir():
+            problems.append(f"{flag} {value}: folder {Path(value).parent} does not exist")
+    if args.size is not None and args.size < 32:
+        problems.append(f"--size {args.size}: must be at least 32")
+    for flag, value in (("--min-depth", args.min_depth), ("--max-depth", args.max_depth),
+                        ("--depth-scale", args.depth_scale)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            problems.append(f"{flag} {value:g}: must be a positive finite number")
+    max_depth = args.max_depth if args.max_depth is not None else MAX_DEPTH[args.dataset]
+    if math.isfinite(max_depth) and math.isfinite(args.min_depth) and not max_depth > args.min_depth:
+        problems.append(f"--max-depth {max_depth:g} must exceed --min-depth {args.min_depth:g}")
+    if args.nyud_mat and (args.dataset != "nyud" or args.root):
+        problems.append("--nyud-mat goes with --dataset nyud, without --root")
+    if not args.nyud_mat and (args.splits or args.split):
+        problems.append("--splits and --split go with --nyud-mat")
+    return problems
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    for flag, value in (("--json", args.json), ("--per-image", args.per_image)):
-        if value and not Path(value).parent.is_dir():
-            parser.error(f"{flag} {value}: folder {Path(value).parent} does not exist")
-    if args.size is not None and args.size < 32:
-        parser.error("--size must be at least 32")
-    for flag, value in (("--min-depth", args.min_depth), ("--max-depth", args.max_depth),
-                        ("--depth-scale", args.depth_scale)):
-        if value is not None and not value > 0:
-            parser.error(f"{flag} must be positive")
+    problems = flag_problems(args)
+    if problems:
+        parser.exit(2, "".join(f"error: {problem}\n" for problem in problems))
     max_depth = args.max_depth if args.max_depth is not None else MAX_DEPTH[args.dataset]
-    if not max_depth > args.min_depth:
-        parser.error(f"--max-depth {max_depth:g} must exceed --min-depth {args.min_depth:g}")
+    source = None
     try:
-        samples = read_list(args.list, args.root)
+        if args.nyud_mat:
+            source = OfficialSplit(args.nyud_mat, args.splits, args.split or "test")
+        samples = source.samples if source else read_list(args.list, args.root)
         device = resolve_device(args.device)
         model = load_model(args.weights, device=device)
         evaluation = Evaluation(model, args.dataset, device, args.interp, max_depth, args.depth_scale, args.crop,
                                 args.size, min_depth=args.min_depth, clip=args.clip, rmse=args.rmse)
-    except (ListError, CheckpointError, RuntimeError) as e:
+    except (ListError, NyudMatError, CheckpointError, SettingsError, RuntimeError) as e:
+        if source:
+            source.close()
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        if source:
+            source.close()
         print("interrupted before the first sample", file=sys.stderr)
         return 130
-    list_name = Path(args.list).name
-    rows, skipped, complete = run(evaluation, samples, list_name)
+    list_name = source.name if source else Path(args.list).name
+    try:
+        rows, skipped, complete = run(evaluation, samples, list_name, source)
+    finally:
+        if source:
+            source.close()
     summary = evaluation.summary()
     settings = {"dataset": args.dataset, "weights": str(args.weights), "checkpoint": model.source,
-                "list": str(args.list),
+                **(source.settings if source else {"list": str(args.list)}),
                 "interp": args.interp, "depth_scale": evaluation.depth_scale, "size": args.size,
                 "protocol": evaluation.protocol}
     counts = {"samples": len(samples), "evaluated": len(rows), "skipped": len(skipped), "complete": complete}
-    header = (f"{model.source} on {args.dataset} ({list_name}): {len(rows)} of {len(samples)} samples evaluated"
+    depth_units = "depth in metres as stored" if source else f"depth PNG / {evaluation.depth_scale:g}"
+    header = (f"{model.source} on {args.dataset} ({source.title if source else list_name}): {len(rows)} of "
+              f"{len(samples)} samples evaluated"
               f"{f', {len(skipped)} skipped' if skipped else ''}{'' if complete else ' (interrupted)'}; "
-              f"{args.interp} resizing, depth PNG / {evaluation.depth_scale:g}")
+              f"{args.interp} resizing, {depth_units}")
     print(report(summary, header, args.dataset, evaluation.preset.classes, evaluation.protocol))
+    entry = catalogue_entry(args.weights, model.source)
+    if beside := comparison(entry, summary):
+        print(paper_table(entry, beside))
+        settings["paper"] = {"weights": entry["name"], "figures": beside}
     try:
         if args.json:
             write_atomic(args.json, json.dumps(_json_value({**summary, **settings, **counts,

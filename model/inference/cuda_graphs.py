@@ -29,7 +29,7 @@ class StaticPipeline:
         # No reference to the predictor is kept: dropping the predictor frees everything without the cyclic GC.
         self.key = key
         self.cuda = device.type == "cuda"
-        (h, w), _ = key
+        h, w = key[0]  # (frame size, network size, ...)
         self.host_frame = torch.empty((h, w, 3), dtype=torch.uint8, pin_memory=self.cuda)
         self.frame = torch.full((h, w, 3), 127, dtype=torch.uint8, device=device)
         self.steps = steps

@@ -5,7 +5,8 @@ runs, and why, comes back as ``Predictor.applied``. The choice is made on the fi
 with progress) by ``model.selection``: measured on this machine, reduced precisions behind the accuracy guard.
 
 A device that fails (CUDA out of memory, an error that leaves the GPU unusable) at start-up or on a frame gives
-way to the CPU in fp32: the frame is redone there, and ``applied.reason`` says why.
+way to the device rule's fallback (``rules``: the CPU in fp32 with PyTorch): the frame is redone there, and
+``applied.reason`` says why.
 """
 import time
 from dataclasses import dataclass, field, replace
@@ -19,8 +20,10 @@ from model.errors import first_line
 from model.export.artefacts import Exports
 
 from .cuda_graphs import PipelineCache, timings
+from .rules import rule
 from .run_settings import Applied, RunSettings, pick_device
 from .selection import check_finite, choose, input_for
+from .stabiliser import Stabiliser
 
 
 class FrameError(ValueError):
@@ -129,19 +132,22 @@ class Predictor:
     once per frame. ``resolution="network"`` returns the maps at the network's input size (cheaper to
     colour, for display); ``Result.at_full_size()`` then gives them at the frame's size on demand.
     ``calibration``: uint8 RGB frames for int8 calibration (default: the example frames).
+    ``stabilise``: temporal stabilisation (``model.inference.stabiliser``): False, True (the default strength)
+    or a strength in 0..1; ``stabilise`` may change at any time, ``reset_stabiliser()`` after a source change
+    or a seek. A new frame or network size starts afresh by itself.
 
-    CUDA: fp16 by default, ``cudnn.benchmark``, channels_last, pre- and post-processing on the GPU (a uint8
+    CUDA: fp16 by default (``rules``), ``cudnn.benchmark``, channels_last, pre- and post-processing on the GPU (a uint8
     frame goes up; the uint8 images and the depth map come down, through pinned buffers), and each of the last
     few frame sizes captured once as a CUDA graph. ``close`` frees the network (GPU memory too) at once.
     """
 
-    def __init__(self, model, settings=None, resolution="frame", calibration=None, **overrides):
+    def __init__(self, model, settings=None, resolution="frame", calibration=None, stabilise=False, **overrides):
         self.settings = replace(settings or RunSettings(), **overrides)
         if resolution not in ("frame", "network"):
             raise ValueError(f"resolution must be 'frame' or 'network', not {resolution!r}")
         self.resolution = resolution
         self.preset, self.tasks = model.preset, model.tasks
-        self.exports = Exports(model, calibration)
+        self.exports = Exports(model, calibration, guard=self.settings.guard)
         self.size = self.settings.size
         self.device, self._device_reason = pick_device(self.settings.device)
         self.applied = Applied(self.device.type, self.settings.precision, self.settings.backend,
@@ -151,6 +157,8 @@ class Predictor:
         self._cpu_reason = None  # why a failed GPU gave way to the CPU
         self._closed = False
         self._checked = False  # whether a frame's raw outputs were seen to be finite
+        self.stabiliser = Stabiliser(self.tasks, stabilise)
+        self._last_sizes = None  # (frame size, network size) of the last frame: another one resets the stabiliser
         self._prepare_device()
 
     def _prepare_device(self):
@@ -162,6 +170,7 @@ class Predictor:
         self.colours = torch.as_tensor(self.preset.colours, device=self.device)
         self.lut = torch.as_tensor(pp.depth_lut_with_missing(), device=self.device)
         self.finish = finisher(self.tasks, self.preset, self.colours, self.lut)
+        self.stabiliser.clear()
 
     @property
     def description(self):
@@ -171,6 +180,19 @@ class Predictor:
     def chosen(self):
         return self.runner is not None
 
+    @property
+    def stabilise(self):
+        """The stabilisation strength, 0.0 when off."""
+        return self.stabiliser.strength
+
+    @stabilise.setter
+    def stabilise(self, value):
+        self.stabiliser.set_strength(value)
+
+    def reset_stabiliser(self):
+        """The next frame is not blended with the last (a source change, a seek)."""
+        self.stabiliser.reset()
+
     def warmup(self, frame_size, progress=None):
         """Prepares frames of ``frame_size`` (H, W) now: the backend choice (with the guard and the race),
         cuDNN's algorithm search, the CUDA graph. ``progress(fraction, message)`` is told along the way.
@@ -178,6 +200,7 @@ class Predictor:
         say = progress or (lambda fraction, message: None)
         frame = calibration_frame(self.preset, frame_size)
         self._call(frame, self.size, lambda f, m: say(0.9 * f, m))
+        self.stabiliser.reset()  # the calibration frame is no part of the stream
         say(1.0, f"ready: {self.description}")
         return self
 
@@ -206,11 +229,15 @@ class Predictor:
             self.runner, self.applied = choose(self.exports, self.settings, self.device, x, progress)
             self.applied = replace(self.applied, graphs=self.graphs and self.device.type == "cuda",
                                    reason=self.applied.reason or self._cpu_reason or self._device_reason)
+        sizes, on = (frame_hw, network_hw), self.stabiliser.strength > 0
+        if on and sizes != self._last_sizes:
+            self.stabiliser.reset()
+        self._last_sizes = sizes if on else None
         if self.graphs:
-            images, stages = self._run_static(frame, network_hw)
+            images, stages = self._run_static(frame, network_hw, on)
             out_hw = frame_hw
         else:
-            images, stages, out_hw = self._run_eager(frame, network_hw)
+            images, stages, out_hw = self._run_eager(frame, network_hw, on)
         raw = images.pop("raw", None)
         return Result(frame=frame, labels=images["labels"], depth=images.get("depth"),
                       segm_rgb=images["segm_rgb"], depth_rgb=images.get("depth_rgb"),
@@ -221,7 +248,7 @@ class Predictor:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def _run_eager(self, frame, network_hw):
+    def _run_eager(self, frame, network_hw, stabilise):
         """Frame by frame with fresh tensors (the CPU's path; CUDA without graphs)."""
         t0 = time.perf_counter()
         x = input_for(frame, network_hw, self.device).to(self.runner.input_dtype)
@@ -233,6 +260,11 @@ class Predictor:
         if not self._checked:
             check_finite(outputs)
             self._checked = True
+        if stabilise:
+            t = time.perf_counter()
+            outputs = self.stabiliser(x, outputs)
+            self._sync()
+            stabilised_ms = (time.perf_counter() - t) * 1e3
         low_res = self.resolution == "network" and self.device.type == "cpu"
         out_hw = network_hw if low_res else frame.shape[:2]
         images = self.finish(outputs, out_hw)
@@ -241,25 +273,33 @@ class Predictor:
         images = {k: v.cpu().numpy() for k, v in images.items()}
         if low_res and out_hw != frame.shape[:2]:
             images["raw"] = outputs
-        return images, timings(t0, t1, t2, t3, time.perf_counter()), out_hw
+        stages = timings(t0, t1, t2, t3, time.perf_counter())
+        if stabilise:  # measured inside the post-processing's time
+            stages["stabilise"] = stabilised_ms
+        return images, stages, out_hw
 
-    def _run_static(self, frame, network_hw):
+    def _run_static(self, frame, network_hw, stabilise):
         if self.pipelines is None:
             self.pipelines = PipelineCache(self.device, capture=self.device.type == "cuda" and self.runner.graphs)
-        key = (frame.shape[:2], network_hw)
-        pipeline = self.pipelines.get(key, lambda: static_steps(self.runner, self.finish, key))
+        key = (frame.shape[:2], network_hw, stabilise)
+        built = self.pipelines.built
+        stabiliser = self.stabiliser if stabilise else None
+        pipeline = self.pipelines.get(key, lambda: static_steps(self.runner, self.finish, key, stabiliser))
+        if stabilise and self.pipelines.built != built:
+            self.stabiliser.reset()  # the capture's runs went through the state
         return pipeline(frame, self._sync)
 
     def _fall_back_to_cpu(self, error):
-        """After a device failure: the CPU in fp32, the safe choice, once."""
+        """After a device failure: the device rule's fallback (the CPU in fp32 with PyTorch), once."""
+        fallback = rule(self.device.type).fallback
         self._cpu_reason = (f"{self.device.type.upper()} {self.applied.precision} failed ({first_line(error)}); "
-                            "running on the CPU in fp32")
+                            f"running on the {fallback.device.upper()} in {fallback.precision}")
         self._release()
-        self.device = torch.device("cpu")
-        self.settings = replace(self.settings, device="cpu", precision="fp32", backend="auto", graphs=None)
+        self.device = torch.device(fallback.device)
+        self.settings = replace(self.settings, **fallback.settings(), graphs=None)
         self._checked = False
         self._prepare_device()
-        self.applied = Applied("cpu", "auto", "auto", reason=self._cpu_reason)
+        self.applied = Applied(fallback.device, fallback.precision, fallback.backend, reason=self._cpu_reason)
 
     def _release(self):
         runner, self.runner, self.pipelines = self.runner, None, None
@@ -280,15 +320,21 @@ class Predictor:
         self.exports = self.colours = self.lut = self.finish = None
 
 
-def static_steps(runner, finish, key):
-    """The device work of one static pipeline: the uint8 frame -> the results at the frame's size."""
-    frame_hw, network_hw = key
+def static_steps(runner, finish, key, stabiliser=None):
+    """The device work of one static pipeline: the uint8 frame -> the results at the frame's size, stabilised
+    when ``stabiliser`` is given (its state is taken on the first run, before any capture)."""
+    frame_hw, network_hw = key[:2]
+    state = []
 
     def steps(frame, check=False):
         x = pp.resize(pp.normalise(frame, runner.input_dtype), network_hw)
         outputs = runner(x)
         if check:
             check_finite(outputs)
+        if stabiliser is not None:
+            if not state:
+                state.append(stabiliser.state_for(x, outputs))
+            outputs = stabiliser(x, outputs, state[0])
         return finish(outputs, frame_hw)
 
     return steps

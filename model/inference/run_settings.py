@@ -1,17 +1,21 @@
-"""How the network runs: device, precision, backend and input size, with their defaults and rules, in one place.
+"""How the network runs: device, precision, backend and input size, with their defaults and checks, in one place.
 
 The GUI, the headless runner and the benchmark all build a ``RunSettings`` and hand it to ``Predictor``, which
 answers with an ``Applied``: what really runs, and why where that differs from what was asked.
 
-Rules:
-- ``device="auto"`` is CUDA when a GPU is present that this torch build has kernels for and that has room for
-  the network; otherwise the CPU, and ``Applied.reason`` says why.
-- ``precision="auto"`` is fp16 on CUDA; on the CPU the fastest (backend, precision) measured on this machine
-  among those that pass the accuracy guard. A reduced precision (fp16, bf16, int8) runs only after it agreed
-  with fp32 on a calibration frame (``Guard``); otherwise fp32 runs, with the reason. ``fp32`` forces full
-  precision (and on CUDA turns TF32 off unless ``tf32``).
+The rules of ``auto`` and of the fallback after a device failure are the table in ``rules``. Beyond them:
+- ``device="auto"`` falls back to the CPU when the GPU present cannot run the network (kernels missing from this
+  torch build, too little free memory), and ``Applied.reason`` says why.
+- A reduced precision (fp16, bf16, int8) runs only after it agreed with fp32 on a calibration frame (``Guard``);
+  otherwise fp32 runs, with the reason. ``fp32`` forces full precision (and on CUDA turns TF32 off unless
+  ``tf32``).
 - ``backend="auto"`` is the fastest registered backend that serves the device and precision.
+- ``size`` is bounded by the memory free on this machine (``largest_size``): a square frame at that long side
+  must fit in it, so that a size too large is refused here, in one line, rather than failing in an allocation.
 """
+import argparse
+import math
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -20,10 +24,14 @@ from model.errors import first_line
 from model.export.guard import Agreement, Guard
 
 from .backends import names
+from .rules import DEVICES, PRECISIONS, auto_device, device_problem, rule
 
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 CUDA_MEMORY_NEEDED = 512 << 20  # bytes free on the GPU to even try: the network, its buffers and cuDNN's work space
+# Host memory per pixel of the network's input at its peak. Measured: ResNet-50 in fp32 on the CPU adds 924 bytes
+# of peak RSS per pixel between 512x512 and 1024x1024 (ResNet-152 and MobileNet-v2 less); twice that, for the
+# backend choice runs the fp32 reference beside a candidate. On CUDA the GPU's memory may be the tighter bound:
+# running out of it there gives way to the CPU, which this bound keeps able to hold the frame.
+BYTES_PER_PIXEL = 2048
 
 
 class SettingsError(ValueError):
@@ -43,13 +51,13 @@ class RunSettings:
     def __post_init__(self):
         if not (0.0 <= self.guard.min_labels <= 1.0 and self.guard.max_depth_error >= 0.0):
             raise SettingsError("the accuracy guard takes a share of labels in 0..1 and a depth error >= 0")
-        device = str(self.device)
-        if device.split(":")[0] not in DEVICES or (device.startswith("cuda:") and not device[5:].isdigit()):
-            raise SettingsError(f"unknown device {self.device!r}; choose from {', '.join(DEVICES)} (or cuda:N)")
+        problem = device_problem(self.device)
+        if problem:
+            raise SettingsError(problem)
         if self.precision not in PRECISIONS:
             raise SettingsError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
-        if self.size is not None and not (isinstance(self.size, int) and self.size >= 32):
-            raise SettingsError(f"input size {self.size!r} must be a whole number of pixels, 32 at least")
+        if self.size is not None:
+            check_size(self.size)
         if self.backend != "auto" and self.backend not in names():
             raise SettingsError(f"unknown backend {self.backend!r}; choose from auto, {', '.join(names())}")
 
@@ -66,6 +74,7 @@ class Applied:
     measured: dict = field(default_factory=dict)  # "backend precision" -> median network ms, when measured
     reason: str | None = None  # why this differs from what was asked, or None
     rejected: tuple = ()  # candidates left out, each with why (a failed guard, a failed build)
+    int8_fp32: tuple = ()  # lines: what the mixed int8 graph keeps in fp32 and why, when int8 was tried
 
     @property
     def description(self):
@@ -77,19 +86,35 @@ class Applied:
         return text
 
 
-def add_arguments(parser, title="how the network runs"):
+DEVICE_HELP = "auto: CUDA when a usable GPU is present, else the CPU; or cpu, cuda, cuda:N (default: %(default)s)"
+
+
+def device_name(text):
+    """``--device``'s type: a device name ``RunSettings`` takes."""
+    problem = device_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def add_arguments(parser, title="how the network runs", device_only=False, device_default="auto"):
     """The flags of ``RunSettings`` (``--device --precision --backend --size --tf32 --guard-labels
-    --guard-depth``), the same for the demo, the headless runner and the benchmark; ``from_args`` reads them."""
+    --guard-depth``), the same for the demo, the headless runner and the benchmark; ``from_args`` reads them.
+    ``device_only``: ``--device`` alone, for the commands that only choose where the network runs (evaluate,
+    distill, benchmark); ``device_default`` is its default."""
     group = parser.add_argument_group(title)
-    group.add_argument("-d", "--device", default="auto", choices=DEVICES,
-                       help="auto: CUDA when a usable GPU is present, else the CPU (default: %(default)s)")
+    group.add_argument("-d", "--device", default=device_default, type=device_name,
+                       metavar="{" + ",".join(DEVICES) + ",cuda:N}", help=DEVICE_HELP)
+    if device_only:
+        return group
     group.add_argument("--precision", default="auto", choices=PRECISIONS,
-                       help="auto: fp16 on CUDA; on the CPU the fastest that passes the accuracy guard; fp32 "
-                            "forces full precision (default: %(default)s)")
+                       help=f"auto: {rule('cuda').auto_precision} on CUDA; on the CPU the fastest that passes the "
+                            "accuracy guard; fp32 forces full precision (default: %(default)s)")
     group.add_argument("--backend", default="auto", choices=("auto", *names()),
                        help="auto: the fastest measured here (default: %(default)s)")
     group.add_argument("-s", "--size", type=int, metavar="PIXELS",
-                       help="scale the frame's long side to PIXELS for the network (default: the frame's own)")
+                       help="scale the frame's long side to PIXELS for the network, 32 to what this machine's "
+                            "free memory holds (default: the frame's own)")
     group.add_argument("--tf32", action="store_true", help="allow TF32 convolutions in CUDA fp32")
     guard = Guard()
     group.add_argument("--guard-labels", type=float, default=guard.min_labels, metavar="SHARE",
@@ -105,6 +130,39 @@ def from_args(args):
     """The ``RunSettings`` of flags added by ``add_arguments``."""
     return RunSettings(device=args.device, precision=args.precision, backend=args.backend, size=args.size,
                        tf32=args.tf32, guard=Guard(args.guard_labels, args.guard_depth))
+
+
+def free_memory():
+    """Bytes of host memory available now (Linux's MemAvailable), else the machine's physical memory; None
+    where neither is known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def largest_size(memory):
+    """The largest long side, in pixels, of a network input that ``memory`` bytes hold (a square frame, the
+    worst case for a long side)."""
+    return math.isqrt(memory // BYTES_PER_PIXEL)
+
+
+def check_size(size, memory=None):
+    """A ``SettingsError`` (one line) unless ``size`` is a whole number of pixels from 32 to what ``memory``
+    bytes (default: ``free_memory()``) hold."""
+    if not (isinstance(size, int) and size >= 32):
+        raise SettingsError(f"input size {size!r} must be a whole number of pixels, 32 at least")
+    memory = free_memory() if memory is None else memory
+    if memory is not None and size > largest_size(memory):
+        raise SettingsError(f"input size {size} is more than this machine can hold: {largest_size(memory)} pixels "
+                            f"at most with {memory / 2**30:.1f} GiB of memory free")
 
 
 def cuda_problem(device=None):
@@ -154,7 +212,7 @@ def pick_device(device="auto"):
         if not torch.cuda.is_available():
             return torch.device("cpu"), None  # the CPU is what auto means here: nothing to explain
         problem = cuda_problem()
-        return (torch.device("cpu"), problem) if problem else (torch.device("cuda"), None)
+        return torch.device(auto_device(problem)), problem
     device = torch.device(device)
     if device.type == "cuda":
         problem = cuda_problem(device)

@@ -12,9 +12,11 @@ from model.errors import first_line
 from model.export.guard import agreement
 
 from . import backends
+from .rules import asked_precision, rule
 from .run_settings import Applied, SettingsError
 
 REDUCED = ("fp16", "bf16", "int8")
+TOOLTIP_NODES = 12  # of the mixed int8 graph's nodes in fp32, those named in the readout's tooltip
 
 
 class NetworkError(RuntimeError):
@@ -27,11 +29,11 @@ def check_finite(outputs):
 
 
 def candidates(settings, device):
-    """``(backend class, precision)`` pairs to consider: the asked precision, or for ``auto`` those each backend
-    offers to the automatic choice; a ``SettingsError`` when an explicit ask has none."""
-    automatic = settings.precision == "auto"
+    """``(backend class, precision)`` pairs to consider: the asked precision, or for ``auto`` those the device's
+    rule offers to the automatic choice (``rules``); a ``SettingsError`` when an explicit ask has none."""
+    offered = rule(device.type).auto_candidates if settings.precision == "auto" else {}
     pairs = [(cls, p) for cls, p in backends.available(device.type, backend=settings.backend)
-             if p == settings.precision or (automatic and p in cls.auto_precisions.get(device.type, ()))]
+             if p == settings.precision or p in offered.get(cls.name, ())]
     if not pairs and (settings.backend != "auto" or settings.precision != "auto"):
         if settings.backend != "auto":
             problem = backends.get(settings.backend).problem()
@@ -57,6 +59,7 @@ def choose(exports, settings, device, x, progress=None):
     passed, rejected = [], []
     for i, (cls, precision) in enumerate(pairs):
         say(0.6 * i / len(pairs), f"preparing {cls.label} {precision}")
+        exports.progress = lambda message, fraction=0.6 * i / len(pairs): say(fraction, message)
         if cls.name == "torch" and precision == "fp32":
             passed.append((reference, None))
             continue
@@ -86,12 +89,27 @@ def choose(exports, settings, device, x, progress=None):
         if other is not runner:
             other.close()
     measured = dict(passed)[runner]
-    asked = settings.precision if settings.precision != "auto" else "fp16" if device.type == "cuda" else None
+    asked = asked_precision(settings.precision, device.type)
     reason = "; ".join(rejected) if asked and runner.precision != asked else None
+    tried_int8 = any(p == "int8" for _, p in pairs)
+    if tried_int8 and runner.precision != "int8" and not reason:
+        reason = f"no int8 variant beats {runner.precision} inside the accuracy guard here"
     applied = Applied(device.type, runner.precision, runner.name, agreement=measured, measured=medians,
-                      reason=reason, rejected=tuple(rejected))
+                      reason=reason, rejected=tuple(rejected),
+                      int8_fp32=int8_kept_in_fp32(exports) if tried_int8 else ())
     say(1.0, f"chose {runner.key}")
     return runner, applied
+
+
+def int8_kept_in_fp32(exports):
+    """What the mixed int8 graph keeps in fp32 and why, one line each; () when there is none."""
+    found = getattr(exports, "_mixed", None)
+    if found is None:
+        return ()
+    lines = found.report()
+    shown = lines[:1 + TOOLTIP_NODES]
+    return tuple(shown + ([f"  ... {len(lines) - len(shown)} more: python -m model quantize --report"]
+                          if len(lines) > len(shown) else []))
 
 
 def input_for(frame, network_hw, device):

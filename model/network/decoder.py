@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .encoders import get_encoder
+
 
 def conv1x1(in_ch, out_ch, groups=1):
     return nn.Conv2d(in_ch, out_ch, 1, bias=False, groups=groups)
@@ -124,9 +126,8 @@ class ResNetDecoder(nn.Module):
         return x
 
 
-DECODERS = {"mobilenet_v2": MobileNetDecoder, "resnet": ResNetDecoder}
+DECODERS = {"mobilenet": MobileNetDecoder, "resnet": ResNetDecoder}  # by family, as encoder descriptors name it
 
 
 def build_decoder(encoder_name, in_channels):
-    family = "mobilenet_v2" if encoder_name == "mobilenet_v2" else "resnet"
-    return DECODERS[family](in_channels)
+    return DECODERS[get_encoder(encoder_name).decoder](in_channels)

@@ -23,13 +23,20 @@ class TaskHead(nn.Module):
         return getattr(self, self.name)(x)
 
 
-def build_heads(tasks, num_classes, in_channels, segm_name="segm"):
-    """One head per task, in the order of ``tasks``. ``segm_name='clf_conv'`` gives the ResNet release's classifier."""
+def build_heads(tasks, num_classes, in_channels, segm_name="segm", segm_pre_conv=True):
+    """One head per task, in the order of ``tasks``; the segmentation head's name and ``pre_`` conv are the
+    encoder's release's (its descriptor's ``segm_head`` and ``segm_pre_conv``)."""
     out = {"segm": num_classes, "depth": 1, "normals": 3}
     heads = {}
     for task in tasks:
-        if task == "segm" and segm_name == "clf_conv":
-            heads[task] = TaskHead("clf_conv", num_classes, in_channels, pointwise=False)
+        if task == "segm":
+            heads[task] = TaskHead(segm_name, num_classes, in_channels, pointwise=segm_pre_conv)
         else:
             heads[task] = TaskHead(HEAD_NAMES[task], out[task], in_channels)
     return heads
+
+
+def head_layer_names(segm_heads):
+    """Parameter-name stems of every head's convs, given the segmentation heads' ``(name, has pre_ conv)``."""
+    heads = {*segm_heads, *((HEAD_NAMES[t], True) for t in HEAD_NAMES if t != "segm")}
+    return sorted({name for name, _ in heads} | {f"pre_{name}" for name, pre_conv in heads if pre_conv})

@@ -4,7 +4,7 @@ from torch import nn
 from model.presets import TASKS
 
 from .decoder import build_decoder
-from .encoders import build_encoder
+from .encoders import DEFAULT_ENCODER, get_encoder
 from .heads import build_heads
 
 
@@ -39,15 +39,13 @@ class LWRefineNet(nn.Module):
         return tuple(head(shared) for head in self.heads.values())
 
 
-def build_model(encoder="mobilenet_v2", num_classes=40, tasks=("segm", "depth"), encoder_weights=None):
+def build_model(encoder=DEFAULT_ENCODER, num_classes=40, tasks=("segm", "depth")):
     """A network by encoder name; ``tasks`` is a subset of ``segm``, ``depth``, ``normals`` (in that order)."""
     tasks = tuple(t for t in TASKS if t in tasks)
     if "segm" not in tasks:
         raise ValueError("every model has a segmentation head")
-    kwargs = {"weights": encoder_weights} if encoder_weights is not None else {}
-    enc = build_encoder(encoder, **kwargs)
+    spec = get_encoder(encoder)
+    enc = spec.build()
     dec = build_decoder(encoder, enc.out_channels)
-    # The ResNet release names its classifier clf_conv; keeping that name lets its files load unchanged.
-    heads = build_heads(tasks, num_classes, dec.out_channels,
-                        segm_name="segm" if encoder == "mobilenet_v2" else "clf_conv")
+    heads = build_heads(tasks, num_classes, dec.out_channels, spec.segm_head, spec.segm_pre_conv)
     return LWRefineNet(encoder, enc, dec, heads)

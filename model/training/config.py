@@ -2,11 +2,13 @@
 flags that override it."""
 import argparse
 import json
+import math
+import reprlib
 from pathlib import Path
 
 from model import help_text as cli
 from model.errors import first_line
-from model.network.encoders import ENCODERS
+from model.network.encoders import DEFAULT_ENCODER, ENCODERS
 from model.presets import TASKS, presets
 from model.weights.catalogue import checkpoint_help
 
@@ -20,7 +22,7 @@ DEFAULTS = {
     "classes": None,
     "tasks": None,
     "depth_png_scale": None,
-    "encoder": "mobilenet_v2",
+    "encoder": DEFAULT_ENCODER,
     "pretrained": "imagenet",
     "init": None,
     "out": "runs/train",
@@ -180,3 +182,158 @@ def _weights(pairs):
         except ValueError:
             raise ConfigError(f"--loss-weights: expected TASK=WEIGHT, got {pair!r}") from None
     return out
+
+
+class SettingsInvalid(ConfigError):
+    """Settings refused before anything runs: ``problems`` holds one line per bad value."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+def checked(config):
+    """``config`` with every setting checked before anything runs (a number given as text, as YAML reads ``1e-3``,
+    becomes that number); SettingsInvalid naming each bad value otherwise."""
+    config = dict(config)
+    problems = []
+    for key, check in CHECKS.items():
+        try:
+            config[key] = check(config.get(key))
+        except ValueError as e:
+            problems.append(f"{key}: {e}")
+    if not config.get("train") and not any(p.startswith("train:") for p in problems):
+        problems.insert(0, "no training data: set train (a list file or a folder) in the config or with --train")
+    if not problems and config["scale"][0] > config["scale"][1]:
+        problems.append(f"scale: {_shown(config['scale'])} is not a range (low high)")
+    if problems:
+        raise SettingsInvalid(problems)
+    return config
+
+
+def _number(value, low=None, above=None, at_most=None):
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{_repr(value)} is not a number")
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
+    if low is not None and value < low:
+        raise ValueError(f"{value:g} is below {low:g}")
+    if above is not None and not value > above:
+        raise ValueError(f"{value:g} must be above {above:g}")
+    if at_most is not None and value > at_most:
+        raise ValueError(f"{value:g} is above {at_most:g}")
+    return float(value)
+
+
+def _whole(value, low):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{_repr(value)} is not a whole number")
+    if value < low:
+        raise ValueError(f"{value} is below {low}")
+    return value
+
+
+def _flag(value):
+    if not isinstance(value, bool):
+        raise ValueError(f"{_repr(value)} is not yes or no")
+    return value
+
+
+def _text(value, optional=False):
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{_repr(value)} is not a text")
+    return value
+
+
+def _existing(value, folder=False, optional=True):
+    if value is None and optional:
+        return None
+    path = Path(_text(value))
+    if not path.exists():
+        raise ValueError(f"{value} does not exist")
+    if folder and not path.is_dir():
+        raise ValueError(f"{value} is not a folder")
+    return value
+
+
+def _choice(value, choices):
+    if value not in choices:
+        raise ValueError(f"{_repr(value)} is not one of {', '.join(choices)}")
+    return value
+
+
+def _names(value, choices=None):
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{_repr(value)} is not a list of names")
+    unknown = [v for v in value if choices and v not in choices]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} not among {', '.join(choices)}")
+    return list(value)
+
+
+def _scale(value):
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f"{_repr(value)} is not two numbers (low high)")
+    return [_number(v, above=0) for v in value]
+
+
+def _loss_weights(value):
+    if not isinstance(value, dict):
+        raise ValueError(f"{_repr(value)} is not a mapping of task to weight")
+    unknown = [str(t) for t in value if t not in TASKS]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} not among {', '.join(TASKS)}")
+    out = {}
+    for task, weight in value.items():
+        try:
+            out[task] = _number(weight, low=0)
+        except ValueError as e:
+            raise ValueError(f"{task} {e}") from None
+    return out
+
+
+def _repr(value):
+    return reprlib.repr(value)
+
+
+CHECKS = {
+    "train": lambda v: _existing(v, optional=True),
+    "val": _existing,
+    "root": lambda v: _existing(v, folder=True),
+    "preset": lambda v: _choice(v, CHOICES["preset"]),
+    "classes": _names,
+    "tasks": lambda v: _names(v, TASKS),
+    "depth_png_scale": lambda v: None if v is None else _number(v, above=0),
+    "encoder": lambda v: _choice(v, CHOICES["encoder"]),
+    "pretrained": lambda v: _choice(v, CHOICES["pretrained"]),
+    "init": lambda v: _text(v, optional=True),
+    "out": _text,
+    "epochs": lambda v: _whole(v, 1),
+    "batch_size": lambda v: _whole(v, 1),
+    "crop": lambda v: _whole(v, 0),
+    "scale": _scale,
+    "flip": _flag,
+    "lr_encoder": lambda v: _number(v, low=0),
+    "lr_decoder": lambda v: _number(v, low=0),
+    "momentum": lambda v: _number(v, low=0, at_most=1),
+    "weight_decay": lambda v: _number(v, low=0),
+    "lr_step": lambda v: _whole(v, 1),
+    "lr_gamma": lambda v: _number(v, above=0),
+    "loss_weights": _loss_weights,
+    "workers": lambda v: _whole(v, 0),
+    "seed": lambda v: _whole(v, 0),
+    "device": _text,
+    "amp": _flag,
+    "sync_bn": _flag,
+    "freeze_bn": _flag,
+    "progress": _flag,
+}

@@ -22,7 +22,7 @@ from model.data.datasets import FIELDS, DataError, read_rgb
 from model.errors import first_line
 from model.evaluation.evaluate import predict
 from model.files import write_png
-from model.inference.run_settings import resolve_device
+from model.inference.run_settings import SettingsError, add_arguments, resolve_device
 from model.presets import IGNORE_LABEL
 from model.weights.catalogue import WeightsError, checkpoint_help, resolve
 from model.weights.checkpoint import CheckpointError, load_model
@@ -109,7 +109,7 @@ def main(argv=None):
                         help="PNG value per metre of the written depth (default: the teacher preset's)")
     parser.add_argument("--size", type=int, metavar="LONG_SIDE",
                         help="run the teacher at this long side (default: the image's own size)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    add_arguments(parser, device_only=True)
     args = parser.parse_args(argv)
     if args.threshold is not None and not 0 < args.threshold < 1:
         parser.error("--threshold must be between 0 and 1")
@@ -122,7 +122,7 @@ def main(argv=None):
         root = Path(args.root) if args.root else Path(args.list).parent
         count, written, kept = distill(teacher, samples, args.out, Path(args.list).name, root, args.tasks,
                                        args.threshold, args.depth_png_scale, args.size, device)
-    except (ListError, WeightsError, CheckpointError, DataError, RuntimeError, OSError) as e:
+    except (ListError, WeightsError, CheckpointError, DataError, SettingsError, RuntimeError, OSError) as e:
         print(f"error: {first_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import torch
 from model import processing as pp
 from model.data import examples
 from model.data.examples import NYUD
+from model.network.encoders import DEFAULT_ENCODER
 from model.network.lwrefinenet import build_model
 from model.presets import get_preset
 from model.weights.checkpoint import load_model, save_checkpoint
@@ -20,6 +21,7 @@ from model.weights.checkpoint import load_model, save_checkpoint
 from .losses import multitask_loss
 
 FIT_STEPS = 120
+FITTED_ENCODER = DEFAULT_ENCODER
 FIT_SIZE = (120, 160)  # (H, W)
 
 
@@ -33,7 +35,7 @@ def fit(steps=FIT_STEPS, size=FIT_SIZE, seed=0):
              "has_segm": torch.ones(len(NYUD), dtype=torch.bool),
              "has_depth": torch.ones(len(NYUD), dtype=torch.bool)}
     preset = get_preset("nyud")
-    model = build_model("mobilenet_v2", preset.num_classes, preset.tasks)
+    model = build_model(FITTED_ENCODER, preset.num_classes, preset.tasks)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     with torch.inference_mode(False):

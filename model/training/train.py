@@ -43,7 +43,7 @@ from model.weights.checkpoint import (
     save_checkpoint,
 )
 
-from .config import ConfigError, parse_args
+from .config import ConfigError, checked, parse_args
 from .log import plot_curves, write_log
 from .losses import multitask_loss
 
@@ -259,9 +259,9 @@ def make_loader(samples, tasks, png_scale, preset, config, dist_info, train):
 
 
 def train(config, resume=False, log=print):
-    """Runs a whole training as configured; returns the history (one dict per epoch). Rank 0 writes ``out``."""
-    if not config["train"]:
-        raise ConfigError("no training data: set train (a list file or a folder) in the config or with --train")
+    """Runs a whole training as configured; returns the history (one dict per epoch). Rank 0 writes ``out``.
+    Bad settings raise SettingsInvalid before anything runs."""
+    config = checked(config)
     torch.manual_seed(config["seed"])
     place = Distributed(config["device"])
     if config["sync_bn"] and place.device.type != "cuda":
@@ -368,6 +368,12 @@ def _resume(out, trainer, device):
 def main(argv=None):
     try:
         config, resume = parse_args(argv, __doc__)
+        config = checked(config)
+    except ConfigError as e:  # settings refused before anything runs: each bad one on its own line
+        for problem in getattr(e, "problems", [str(e)]):
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    try:
         history = train(config, resume)
     except (ConfigError, WeightsUnavailable, DataError, FloatingPointError) as e:
         # A DataLoader worker's error arrives with the worker's traceback; its last line is the message.

@@ -8,12 +8,13 @@ import torch
 
 from model.errors import first_line
 from model.files import atomic_path
+from model.network.encoders import get_encoder, identify
+from model.network.heads import HEAD_NAMES
 from model.network.lwrefinenet import build_model
-from model.presets import generic_preset, get_preset, infer_preset, presets
+from model.presets import TASKS, generic_preset, get_preset, infer_preset, presets
 
 from .catalogue import WeightsError, resolve
 
-RESNET_DEPTHS = {6: "resnet50", 23: "resnet101", 36: "resnet152"}  # blocks in layer3
 CUSTOM_PRESET = "custom"  # the preset name that save_checkpoint writes for classes of no named preset
 PLAIN_SCALARS = (type(None), bool, int, float, complex, str, bytes)
 MAX_META_DEPTH = 16
@@ -53,20 +54,13 @@ def read_state_dict(path):
 
 def describe_state_dict(state_dict):
     """``(encoder, num_classes, tasks)`` read off the keys and shapes, or None for another architecture."""
-    keys = state_dict.keys()
-    if "layer8.0.output.0.0.weight" in keys and "conv8.weight" in keys:
-        encoder = "mobilenet_v2"
-    elif "conv1.weight" in keys and "p_ims1d2_outl1_dimred.weight" in keys:
-        blocks = len({k.split(".")[1] for k in keys if k.startswith("layer3.")})
-        encoder = RESNET_DEPTHS.get(blocks)
-        if encoder is None:
-            return None
-    else:
+    encoder = identify(state_dict)
+    if encoder is None:
         return None
-    segm = state_dict.get("segm.weight", state_dict.get("clf_conv.weight"))
+    segm = state_dict.get(f"{get_encoder(encoder).segm_head}.weight")
     if segm is None or segm.dim() != 4:
         return None
-    tasks = ["segm"] + [t for t, k in (("depth", "depth.weight"), ("normals", "normal.weight")) if k in keys]
+    tasks = ["segm"] + [t for t in TASKS if t != "segm" and f"{HEAD_NAMES[t]}.weight" in state_dict]
     return encoder, int(segm.shape[0]), tuple(tasks)
 
 

@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import cv2
@@ -21,6 +22,7 @@ from model.geometry.intrinsics import Intrinsics
 from model.inference.selection import NetworkError
 from model.processing import depth_lut
 from run_demo import main
+from tests.app.gui_support import low_resolution_result
 from tests.conftest import EXAMPLES, REFERENCE_CKPT, ROOT, read_rgb, read_video
 
 H, W = 96, 128
@@ -58,7 +60,7 @@ def test_a_30_frame_video_gives_a_30_frame_mp4_at_its_rate(tmp_path):
     assert len(frames) == 30
     assert frames[0].shape == VIEW
     assert fps == pytest.approx(FPS, rel=1e-3)
-    assert not list(tmp_path.glob(".*part*"))
+    assert not list(tmp_path.glob("*part*")) and not list(tmp_path.glob(".*lock"))
 
 
 def test_images_give_one_png_each_named_after_them(tmp_path, image_folder):
@@ -185,7 +187,7 @@ def test_an_interrupted_run_leaves_a_playable_video(tmp_path, sig):
         [sys.executable, str(ROOT / "run_demo.py"), "--no-gui", "--video", str(video), "--loop",
          "--weights", str(REFERENCE_CKPT), *FAST, "--output", str(out)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    part = tmp_path / ".out.part.mp4"
+    part = tmp_path / "out.part.mp4"
     try:
         deadline = time.monotonic() + 120
         while not part.exists() and time.monotonic() < deadline:  # the writer opens on the first frame
@@ -203,6 +205,82 @@ def test_an_interrupted_run_leaves_a_playable_video(tmp_path, sig):
     frames, _ = read_video(out)
     assert len(frames) == written > 0 and frames[0].shape == VIEW
     assert not part.exists()
+
+
+class Progress:
+    """The frame count a headless run's progress bar last showed, read from its stderr as it runs."""
+
+    def __init__(self, stream):
+        self.frames, self.text = 0, ""
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream):
+        while chunk := stream.read1(4096):
+            self.text += chunk.decode(errors="replace")
+            counts = re.findall(r"(\d+)frame \[", self.text[-500:])
+            if counts:
+                self.frames = int(counts[-1])
+
+
+def test_a_killed_run_keeps_its_frames_and_no_other_run_replaces_them(tmp_path, capsys):
+    video = make_video(tmp_path / "in.mp4", frames=10)
+    out = tmp_path / "out.mp4"
+    run = ["--no-gui", "--video", str(video), "--weights", str(REFERENCE_CKPT), *FAST, "--output", str(out)]
+    process = subprocess.Popen([sys.executable, str(ROOT / "run_demo.py"), *run, "--loop"], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    progress = Progress(process.stderr)
+    try:
+        while progress.frames < 1:
+            assert process.poll() is None, progress.text
+            time.sleep(0.1)
+        assert main(run) == 1  # a second run to the same output while the first writes it
+        err = capsys.readouterr().err.splitlines()
+        assert err[-1] == (f"error: {out} is being written by another run; wait for it to end or choose another "
+                           "output") and "Traceback" not in "".join(err)
+        while progress.frames < 20:
+            assert process.poll() is None, progress.text
+            time.sleep(0.05)
+        process.kill()  # SIGKILL: nothing is finalised
+        process.wait()
+        reported = progress.frames
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    part = tmp_path / "out.part.mp4"
+    frames, fps = read_video(part)
+    assert len(frames) >= reported / 2 and frames[0].shape == VIEW and fps == pytest.approx(FPS, rel=1e-3)
+    assert not out.exists()
+    assert main([*run, "--max-frames", "2"]) == 0  # the next run moves the killed one's frames aside, never over
+    kept = list(tmp_path.glob("out.interrupted-*.mp4"))
+    assert len(kept) == 1 and f"kept the video of an interrupted run as {kept[0]}" in capsys.readouterr().err
+    assert len(read_video(kept[0])[0]) == len(frames) and len(read_video(out)[0]) == 2 and not part.exists()
+
+
+def test_an_output_is_an_mp4_or_a_folder(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("a file")
+    (tmp_path / "existing.v2").mkdir()
+    for fine in ("out.mp4", "OUT.MP4", "frames", "frames.v2/", "existing.v2"):
+        assert headless.output_problem(f"{tmp_path}/{fine}") is None, fine
+    for bad in (tmp_path / "out.txt", tmp_path / "notes.txt", "/dev/full"):
+        with pytest.raises(SystemExit) as exit_code:
+            main(["--no-gui", "--synthetic", "--output", str(bad)])
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert exit_code.value.code == 2 and err.startswith(f"run_demo.py: error: --output {bad} is neither an MP4 "
+                                                            "(OUT.mp4) nor a folder (DIR, or DIR/")
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_written_names_only_what_holds_frames(tmp_path):
+    outputs = headless.Outputs(tmp_path / "out.mp4", save_labels=True)
+    outputs.close()
+    assert outputs.describe() == "nothing" and not (tmp_path / "out.mp4").exists()
+    outputs = headless.Outputs(tmp_path / "frames", save_depth="png")
+    outputs.write("a", low_resolution_result().at_full_size(), 0)
+    outputs.close()
+    assert outputs.describe() == f"{tmp_path / 'frames'}, {tmp_path / 'frames' / 'depth'}"
+    assert not list(tmp_path.glob(".*lock"))
 
 
 def test_a_full_disk_stops_with_a_message_and_keeps_a_playable_video(tmp_path, monkeypatch, capsys):
@@ -240,10 +318,10 @@ def test_a_png_that_cannot_be_written_stops_the_run(tmp_path, image_folder, monk
     out = tmp_path / "out"
     original = headless.write_file
 
-    def failing(path, data):
+    def failing(path, *args):
         if path.stem == "office":
             raise headless._os_problem(OSError(28, os.strerror(28)), path)
-        original(path, data)
+        original(path, *args)
 
     monkeypatch.setattr(headless, "write_file", failing)
     assert main(["--no-gui", "--images", str(image_folder), "--weights", str(REFERENCE_CKPT), *FAST,

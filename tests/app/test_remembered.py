@@ -1,8 +1,10 @@
 """What the window remembers, and how typed flags win over it."""
 import pytest
+from PyQt5.QtCore import QSettings
 
 from app.panels.table import Arrangement
 from app.remembered import Remembered
+from app.sources import source_for_input
 from app.stream.worker import Request
 from model.inference.run_settings import RunSettings
 from tests.app.gui_support import demo_args, small_synthetic, wait_for_result
@@ -68,3 +70,17 @@ def test_the_window_remembers_source_model_layout_and_run_settings(qtbot, make_w
     assert second.pipeline.source.kind == "synthetic"
     third = make_window("--overlay", "side", weights=None, fast=False)  # a typed flag wins
     assert third.arrangement.layout == "side"
+
+
+@pytest.mark.parametrize("kind", ["camera", "video", "images", "glob", "stream", "synthetic"])
+def test_every_kind_of_source_is_restored_as_it_was_remembered(kind, settings, tmp_path):
+    video, folder = tmp_path / "clip.avi", tmp_path / "frames"
+    video.write_bytes(b"any file: restoring does not open it")
+    folder.mkdir()
+    source = source_for_input({"camera": "2", "video": str(video), "images": str(folder),
+                               "glob": str(folder / "*.png"), "stream": "rtsp://user:secret@10.0.0.2:554/live",
+                               "synthetic": "synthetic"}[kind], loop=True)
+    save(Remembered(demo_args(), settings), source=source, loop=source.loop)
+    settings.sync()
+    restored = Remembered(demo_args(), QSettings(settings.fileName(), QSettings.IniFormat)).source()
+    assert type(restored) is type(source) and restored.spec() == source.spec() and restored.loop == source.loop

@@ -4,6 +4,7 @@ import pytest
 
 import run_demo
 from model import help_text as cli
+from model.data import nyud_export
 from model.evaluation import evaluate
 from model.export import onnx as export
 from model.training import distill, train
@@ -16,7 +17,8 @@ COMMANDS = {  # the command's main, and what its help must show besides
     "export": (export.main, [NAMES, "--int8 [INT8.onnx]", "--calibrate DIR", "(default: 17)"]),
     "weights": (weights.main, ["list", "download", "verify", "install", "(default: $JOINTSEG_WEIGHTS"]),
     "evaluate": (evaluate.main, [NAMES, "--dataset {nyud,kitti}", "--interp {bilinear,bicubic,nearest}",
-                                 "(default: bilinear"]),
+                                 "(default: bilinear", "--nyud-mat FILE", "--split {test,train}"]),
+    "nyud-list": (nyud_export.main, ["--nyud-mat FILE", "--split {train,test,both}", "(default: both)"]),
     "train": (train.main, [NAMES, "--encoder {mobilenet_v2,resnet50,resnet101,resnet152}",
                            "--preset {nyud,kitti,nyud-kitti,nyud-three}", "--pretrained {imagenet,none}",
                            "(default: mobilenet_v2)", "(default: segm=0.5 depth=0.5 normals=0.5)"]),

@@ -5,7 +5,8 @@ one per task, as tensors on that device. Each class declares what it needs and s
 
 - ``problem()``: why it cannot run here (a missing package), or None;
 - ``precisions``: device type -> the precisions it serves there (``serves`` may narrow that by the hardware),
-  and ``auto_precisions``: those worth trying when the precision is left to the automatic choice;
+  and ``auto_precisions``: those worth trying when the precision is left to the automatic choice, on a device
+  whose rule measures it (``model.inference.rules``: the CPU; on CUDA auto is one precision);
 - ``graphs``: whether its calls can be captured in a CUDA graph;
 - ``__init__(exports, device, precision)``: how it is built, from the shared ``model.export.artefacts.Exports``
   of the network (the model, its ONNX export and the int8 version, each made once and reused by every backend).

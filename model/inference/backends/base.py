@@ -17,7 +17,7 @@ class Backend:
     name = ""
     label = ""  # for menus: "ONNX Runtime"
     precisions = {}  # device type -> precisions served there
-    auto_precisions = {}  # device type -> those that precision "auto" considers (the rest only when asked for)
+    auto_precisions = {}  # device type -> those that a measured precision "auto" considers (model.inference.rules)
     graphs = False  # can be captured in a CUDA graph
     input_dtype = torch.float32
 

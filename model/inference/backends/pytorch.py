@@ -111,7 +111,7 @@ class TorchBackend(Backend):
     name = "torch"
     label = "PyTorch"
     precisions = {"cuda": ("fp32", "fp16", "bf16"), "cpu": ("fp32", "bf16", "fp16")}
-    auto_precisions = {"cuda": ("fp16",), "cpu": ("fp32",)}  # CPU fp16/bf16 convolutions: slow in PyTorch
+    auto_precisions = {"cpu": ("fp32",)}  # CPU fp16/bf16 convolutions: slow in PyTorch; CUDA: ``rules``
     graphs = True
 
     @classmethod

@@ -1,20 +1,13 @@
-"""Encoders by name. Each returns its stage features, finest first, and lists their channels in ``out_channels``."""
-from functools import partial
+"""Encoders by name: one descriptor each (see ``registry``), registered here. Adding an encoder is its module,
+with its class and descriptor, plus one ``register`` line below."""
+from . import mobilenet_v2, resnet
+from .registry import ENCODERS, EncoderSpec, build_encoder, get_encoder, identify, register
 
-from .mobilenet_v2 import MobileNetV2Encoder
-from .resnet import ResNetEncoder
+register(mobilenet_v2.MOBILENET_V2)
+register(resnet.RESNET50)
+register(resnet.RESNET101)
+register(resnet.RESNET152)
 
-ENCODERS = {
-    "mobilenet_v2": MobileNetV2Encoder,
-    "resnet50": partial(ResNetEncoder, "resnet50"),
-    "resnet101": partial(ResNetEncoder, "resnet101"),
-    "resnet152": partial(ResNetEncoder, "resnet152"),
-}
+DEFAULT_ENCODER = mobilenet_v2.MOBILENET_V2.name  # what the released joint checkpoints use
 
-
-def build_encoder(name, **kwargs):
-    try:
-        builder = ENCODERS[name]
-    except KeyError:
-        raise ValueError(f"unknown encoder {name!r}; known: {', '.join(ENCODERS)}") from None
-    return builder(**kwargs)
+__all__ = ["DEFAULT_ENCODER", "ENCODERS", "EncoderSpec", "build_encoder", "get_encoder", "identify", "register"]

@@ -110,7 +110,7 @@ def test_the_3d_view_alone_in_the_single_layout_and_beside_the_panels(opengl, wi
         feed(window, known_result(shape=(96, 128)), index=i + 1)
     qtbot.wait(100)
     assert window.semantic3d.builder.builds == builds
-    window.set_single_view("3d")
+    window.state.set_single_view("3d")
     assert window.semantic3d.panel.isVisible() and not window.views.isVisible() and window.views.names == []
     assert window.controls.single_box.currentText() == "3D"
     drawn(qtbot, window)

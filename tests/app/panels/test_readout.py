@@ -115,7 +115,13 @@ def test_backend_details_list_the_measurements_and_the_candidates_left_out():
     assert text.splitlines()[0] == "runs: CPU fp32, openvino"
     assert text.index("openvino fp32: 20.0 ms") < text.index("torch fp32: 30.0 ms")
     assert "  openvino int8 failed the accuracy guard" in text and "why: int8 failed" in text
-    assert backend_details(None) == ""
+    assert backend_details(None) == "" and "int8 in fp32" not in text
+
+
+def test_backend_details_say_what_the_mixed_int8_graph_keeps_in_fp32():
+    kept = ("mixed int8: 2 nodes in fp32, labels 98.5 % vs fp32", "  /conv1/Conv: output SQNR 12.0 dB")
+    text = backend_details(Applied("cpu", "int8", "openvino", int8_fp32=kept))
+    assert text.splitlines()[-3:] == ["int8 in fp32:", *kept]
 
 
 def test_rows_become_an_html_table_with_labels_that_do_not_wrap():

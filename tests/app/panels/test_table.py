@@ -2,8 +2,8 @@
 import numpy as np
 import torch
 
-from app.panels.compose import blend, side_by_side
-from app.panels.table import Arrangement, composed_view, normals_key, panel_image, visible_panels
+from app.panels.compose import blend, composed_view, panel_image, side_by_side
+from app.panels.table import Arrangement, normals_key, visible_panels
 from model.processing import colour_normals
 from tests.app.gui_support import known_result, low_resolution_result
 

@@ -1,5 +1,7 @@
 """The recorder: results at the network's size become full-resolution files on the writer thread, atomically;
-failures are said in one line and the recorder goes on."""
+failures are said in one line and the recorder goes on; a killed recorder leaves a playable part file."""
+import subprocess
+import sys
 import threading
 
 import cv2
@@ -10,7 +12,7 @@ from app.panels.table import Arrangement
 from app.recording.recorder import Recorder
 from model.geometry.intrinsics import Intrinsics
 from tests.app.gui_support import WAIT_MS, low_resolution_result
-from tests.conftest import read_video
+from tests.conftest import ROOT, read_video
 
 
 def watched(result):
@@ -39,7 +41,7 @@ def test_a_recording_holds_full_resolution_views_made_on_the_writer_thread(tmp_p
     expected = cv2.cvtColor(side_by_side(result.at_full_size()), cv2.COLOR_RGB2BGR)
     assert np.abs(frames[0].astype(int) - expected).mean() < 8  # MPEG-4's loss only
     assert set(threads[:5]) == {"recorder"}
-    assert not list(path.parent.glob(".*part*"))
+    assert not list(path.parent.glob("*part*"))
 
 
 def test_a_snapshot_saves_the_view_labels_and_depth_at_the_frame_size(qtbot, tmp_path):
@@ -72,7 +74,7 @@ def test_a_snapshot_with_intrinsics_also_writes_the_full_resolution_cloud(qtbot,
     assert recorder.close()
     vertex = PlyData.read(str(tmp_path / "shot_cloud.ply"))["vertex"]
     assert vertex.count == 96 * 128 and set(vertex["z"]) == {2.5, 6.0}
-    assert threads == ["recorder"] and not list(tmp_path.glob(".*part*"))
+    assert threads == ["recorder"] and not list(tmp_path.glob("*part*"))
     qtbot.waitUntil(lambda: bool(saved), timeout=WAIT_MS)
     assert "shot_cloud.ply" in saved[0]
 
@@ -106,3 +108,41 @@ def test_a_full_queue_drops_frames_rather_than_wait(tmp_path):
     assert recorder.dropped > 0 and recorder.frames_queued + recorder.dropped == 20
     release.set()
     assert recorder.close(10.0)
+
+
+RECORDING_UNTIL_KILLED = """
+import sys, time
+from app.panels.table import Arrangement
+from app.recording.recorder import Recorder
+from tests.app.gui_support import low_resolution_result
+recorder, result = Recorder(), low_resolution_result()
+recorder.start_recording(sys.argv[1], 10.0)
+while True:
+    queued = recorder.frames_queued
+    recorder.add_frame(result, Arrangement("side"))
+    if recorder.frames_queued > queued:
+        print(recorder.frames_queued, flush=True)
+    else:
+        time.sleep(0.01)  # the queue is full: the writer is behind
+"""
+
+
+def test_a_recording_killed_by_sigkill_keeps_its_frames_in_a_playable_part_file(tmp_path):
+    path = tmp_path / "rec.mp4"
+    process = subprocess.Popen([sys.executable, "-c", RECORDING_UNTIL_KILLED, str(path)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    queued = 0
+    try:
+        while queued < 30 and (line := process.stdout.readline()):
+            queued = int(line)
+        process.kill()  # SIGKILL: nothing is finalised
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert queued >= 30, process.stderr.read()
+    frames, fps = read_video(tmp_path / "rec.part.mp4")
+    # at most QUEUE_FRAMES wait in the queue, one is being written and the last written awaits the next to be flushed
+    assert len(frames) >= queued / 2 and frames[0].shape == (96, 4 * 128, 3) and fps == 10.0
+    assert not path.exists()

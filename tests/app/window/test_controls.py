@@ -4,7 +4,7 @@ import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QTableWidget
 
-from app.window.controls import backend_choices, device_choices, precision_choices, usable
+from app.window.choices import backend_choices, device_choices, precision_choices, usable
 from model.inference import backends
 from model.inference.run_settings import PRECISIONS, cuda_problem
 from tests.app.gui_support import WAIT_MS, missing_video, small_synthetic, wait_for_result

@@ -9,10 +9,11 @@ import pytest
 from PyQt5.QtCore import QPoint, QPointF, QRect, QRectF, QSize
 from PyQt5.QtWidgets import QToolButton
 
-from app.panels.compose import blend, side_by_side
-from app.panels.table import Arrangement, composed_view
+from app.panels.compose import blend, composed_view, side_by_side
+from app.panels.table import Arrangement
 from app.sources import CameraSource, SourceError, SyntheticSource, VideoSource
 from app.window.screen_fit import SMALLEST, initial_size
+from model.inference import run_settings
 from model.inference.engine import Predictor
 from tests.app.gui_support import (
     WAIT_MS,
@@ -66,7 +67,7 @@ def test_layout_and_opacity_toggles_change_what_is_shown(qtbot, make_window, tmp
         shown.append(window.views.names[0] if window.views.names else window.arrangement.single)
         window.controls.next_view_action.trigger()
     assert sorted(shown) == ["3d", "depth", "input", "normals", "segmentation"]  # 3d: the 3D view alone
-    window.set_single_view("depth")
+    window.state.set_single_view("depth")
     np.testing.assert_array_equal(window.views.shown_image("depth"), result.depth_rgb)
     assert window.views.depth_scale.isVisible()  # the depth scale stands under a depth view
     window.controls.layout_actions["side"].trigger()
@@ -112,6 +113,21 @@ def test_a_change_that_fails_keeps_what_runs_and_shows_it(qtbot, make_window, mo
     assert window.result.applied.precision == "fp32"
 
 
+def test_a_size_beyond_memory_is_refused_in_one_line_and_what_runs_stays(qtbot, make_window, monkeypatch):
+    window = make_window(source=small_synthetic())
+    wait_for_result(qtbot, window)
+    monkeypatch.setattr(run_settings, "free_memory", lambda: run_settings.BYTES_PER_PIXEL * 500 ** 2)
+    controls, asked = window.controls, window.wanted
+    controls.size_box.setCurrentIndex(controls.size_box.findData(640))
+    controls.size_box.activated.emit(controls.size_box.currentIndex())
+    assert window.statusBar().currentMessage() == ("⚠ input size 640 is more than this machine can hold: 500 pixels "
+                                                   "at most with 0.5 GiB of memory free")
+    assert window.wanted is asked and controls.size_box.currentData() == asked.settings.size  # the box goes back
+    controls.size_box.setCurrentIndex(controls.size_box.findData(320))
+    controls.size_box.activated.emit(controls.size_box.currentIndex())
+    assert window.wanted.settings.size == 320
+
+
 def test_backbone_switch_keeps_the_stream_running(qtbot, make_window):
     window = make_window(source=small_synthetic())
     wait_for_result(qtbot, window)
@@ -124,7 +140,7 @@ def test_backbone_switch_keeps_the_stream_running(qtbot, make_window):
     assert "UNTRAINED" in window.windowTitle()
     seen = window.output.index
     qtbot.waitUntil(lambda: window.output.index > seen + 1, timeout=WAIT_MS)
-    window.choose_backbone("mobilenet_v2")  # back to the checkpoint that was open for this backbone
+    window.state.choose_backbone("mobilenet_v2")  # back to the checkpoint that was open for this backbone
     qtbot.waitUntil(lambda: window.running.backbone == "mobilenet_v2", timeout=WAIT_MS)
     assert window.running.name == "random_nyud_three.ckpt" and not window.views.banner.isVisible()
 
@@ -372,7 +388,7 @@ def test_the_window_shrinks_to_the_smallest_size(qtbot, make_window, tmp_path):
 def test_panels_follow_the_layout_at_every_size(qtbot, make_window, tmp_path):
     window = make_window(source=missing_video(tmp_path))
     feed(window, known_result(shape=(480, 640)))
-    window.set_single_view("segmentation")
+    window.state.set_single_view("segmentation")
     for size in (QSize(1024, 640), QSize(1366, 768)):
         window.resize(size)
         qtbot.wait(100)

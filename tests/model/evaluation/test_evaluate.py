@@ -242,8 +242,10 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys, kitti_ckpt):
     assert main(["--weights", str(kitti_ckpt), "--dataset", "nyud", "--list", str(listing)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "6 classes" in err and "\n" not in err
-    assert main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(tmp_path / "none.txt")]) == 1
-    assert capsys.readouterr().err.startswith("error:")
+    with pytest.raises(SystemExit) as exit_info:  # a list that does not exist is a bad flag, refused up front
+        main(["--weights", str(REFERENCE_CKPT), "--dataset", "nyud", "--list", str(tmp_path / "none.txt")])
+    missing = tmp_path / "none.txt"
+    assert exit_info.value.code == 2 and capsys.readouterr().err == f"error: --list {missing}: no such file\n"
     for bad in (["--json", str(tmp_path / "no" / "such" / "m.json")], ["--min-depth", "0"],
                 ["--max-depth", "0.0005"], ["--rmse", "median"]):
         with pytest.raises(SystemExit) as exit_info:

@@ -12,6 +12,7 @@ from torch import nn
 
 from model import build_model, get_preset, load_model
 from model.inference.engine import FrameError, Predictor, as_rgb_frame, network_size
+from model.inference.rules import SAFE
 from model.inference.run_settings import SettingsError
 from model.inference.selection import NetworkError
 from model.network.decoder import CRPBlock
@@ -261,7 +262,7 @@ def test_network_giving_nan_is_one_line_error(small_frame):
 
 def test_a_failing_device_gives_way_to_the_cpu(small_frame):
     """CPU twin of a GPU running out of memory on a frame: the frame is redone on the CPU, and the reason said."""
-    predictor = Predictor(random_model(tasks=("segm", "depth")), device="cpu", precision="fp16", backend="torch")
+    predictor = Predictor(random_model(tasks=("segm", "depth")), device="cpu", precision="fp16", backend="auto")
     predictor(small_frame)
 
     def out_of_memory(x):
@@ -272,6 +273,8 @@ def test_a_failing_device_gives_way_to_the_cpu(small_frame):
     assert result.labels.shape == small_frame.shape[:2]
     assert predictor.applied.precision != "fp16" and "out of memory" in predictor.applied.reason
     assert result.applied.reason == predictor.applied.reason
+    fallback = (SAFE.device, SAFE.precision, SAFE.backend)  # the rules' fallback: PyTorch, not a new race
+    assert (result.applied.device, result.applied.precision, result.applied.backend) == fallback
 
 
 def test_close_survives_a_failed_gpu(monkeypatch, small_frame):

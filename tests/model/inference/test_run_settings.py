@@ -1,12 +1,24 @@
 """Device, precision and backend rules: one place, one-line errors, GPUs this build cannot run."""
 import argparse
+import re
 
 import pytest
 import torch
 
 from model import RunSettings
 from model.export.guard import Guard
-from model.inference.run_settings import SettingsError, add_arguments, cuda_problem, from_args, kernels_for, pick_device
+from model.inference.run_settings import (
+    BYTES_PER_PIXEL,
+    SettingsError,
+    add_arguments,
+    check_size,
+    cuda_problem,
+    free_memory,
+    from_args,
+    kernels_for,
+    largest_size,
+    pick_device,
+)
 
 BUILT = ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
 
@@ -89,3 +101,22 @@ def test_the_reason_for_the_cpu_stays_after_the_choice(fake_gpu):
     predictor = Predictor(random_model(tasks=("segm", "depth")), backend="torch", precision="fp32")
     predictor(frames((64, 96))[0])
     assert predictor.applied.device == "cpu" and "sm_61" in predictor.applied.reason
+
+
+def test_the_input_size_is_bounded_by_the_memory_free():
+    memory = BYTES_PER_PIXEL * 1000 ** 2  # holds a 1000 x 1000 input
+    assert largest_size(memory) == 1000
+    check_size(1000, memory)
+    with pytest.raises(SettingsError) as error:
+        check_size(1001, memory)
+    assert str(error.value) == "input size 1001 is more than this machine can hold: 1000 pixels at most with 1.9 GiB " \
+                               "of memory free"
+    assert free_memory() > 0
+
+
+def test_a_size_no_machine_holds_is_one_line_naming_the_limit():
+    with pytest.raises(SettingsError) as error:
+        RunSettings(size=99999)
+    limit = re.fullmatch(r"input size 99999 is more than this machine can hold: (\d+) pixels at most with "
+                         r"[\d.]+ GiB of memory free", str(error.value))
+    assert limit and 32 < int(limit[1]) < 99999

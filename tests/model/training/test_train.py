@@ -132,9 +132,9 @@ def test_fine_tuning_onto_new_classes_keeps_all_but_the_segmentation_head(tmp_pa
 
 
 def test_command_line_errors_are_one_line(pattern_data, tmp_path, capsys):
-    assert main(["--pretrained", "none", "--out", str(tmp_path)]) == 1
+    assert main(["--pretrained", "none", "--out", str(tmp_path)]) == 2  # settings refused up front: 2
     assert capsys.readouterr().err.startswith("error: no training data")
-    assert main(["--train", str(tmp_path / "nothing.txt"), "--pretrained", "none", "--out", str(tmp_path)]) == 1
+    assert main(["--train", str(tmp_path / "nothing.txt"), "--pretrained", "none", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nothing.txt" in err and err.count("\n") == 1
     assert main(["--train", str(tmp_path), "--sync-bn", "yes", "--device", "cpu"]) == 1
