@@ -82,7 +82,7 @@ def output_problem(text):
 
 class Camera:
     """The intrinsics of the point clouds for each frame size, from --intrinsics, --calibration, --hfov or the
-    preset's camera (``model.intrinsics.choose_intrinsics``); the first is described through ``say``."""
+    preset's camera (``model.geometry.intrinsics.choose_intrinsics``); the first is described through ``say``."""
 
     def __init__(self, args, preset, say):
         self.options = {"explicit": args.intrinsics, "calibration_file": args.calibration, "hfov": args.hfov,

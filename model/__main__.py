@@ -9,6 +9,7 @@ COMMANDS = {
     "benchmark": ("model.benchmark.run", "how fast each way of running the network is here"),
     "export": ("model.export.onnx", "the network as ONNX, and its int8 version"),
     "quantize": ("model.benchmark.int8_search", "the mixed int8 graph for this CPU: what stays in fp32, and why"),
+    "stabiliser": ("model.benchmark.stabiliser", "flicker with and without the temporal stabiliser, and its cost"),
     "nyud-list": ("model.data.nyud_export", "NYUDv2's official .mat files as PNGs and list files (official split)"),
     "train": ("model.training.train", "training with asymmetric labels"),
     "distill": ("model.training.distill", "fill the missing labels of a list with a teacher"),

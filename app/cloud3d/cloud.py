@@ -21,8 +21,8 @@ FLOOR_PERCENTILE = 2  # the ground grid goes this far up the points' heights: be
 class CloudRequest:
     """What to build: ``result``'s cloud with ``intrinsics`` for its maps' size."""
 
-    result: object  # model.engine.Result, maps at any size
-    intrinsics: object  # model.intrinsics.Intrinsics for result.depth's shape
+    result: object  # model.inference.engine.Result, maps at any size
+    intrinsics: object  # model.geometry.intrinsics.Intrinsics for result.depth's shape
     colouring: str = "class"  # one of COLOURINGS
     hidden: frozenset = frozenset()  # class indices left out
     budget: int = DEFAULT_POINT_BUDGET

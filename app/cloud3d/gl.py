@@ -1,6 +1,6 @@
 """The OpenGL view of the 3D panel (pyqtgraph.opengl): the point cloud, a ground grid, the camera's frustum and
 the measured points. Left drag orbits, middle drag (or Ctrl+left drag) pans, the wheel zooms; Shift+click picks
-the point under the pointer. Imported only once ``app.cloud_view.gl_problem`` found OpenGL usable.
+the point under the pointer. Imported only once ``app.cloud3d.view.gl_problem`` found OpenGL usable.
 
 It is a QOpenGLWindow (pyqtgraph's GLViewMixin) embedded in the panel, not a QOpenGLWidget: a QOpenGLWidget makes
 Qt compose the whole main window through OpenGL on every repaint, which on a software rasteriser costs more than

@@ -1,7 +1,7 @@
 """Which camera intrinsics the window uses (no Qt): the user's choice (the flags, or the dialog, remembered)
-resolved for each frame and map size by ``model.intrinsics.choose_intrinsics``: fx,fy,cx,cy > calibration file >
-field of view > the preset's camera > a 60 degree field of view. Maps come at the network's size: the intrinsics
-are chosen for the frame, then scaled to the maps."""
+resolved for each frame and map size by ``model.geometry.intrinsics.choose_intrinsics``: fx,fy,cx,cy >
+calibration file > field of view > the preset's camera > a 60 degree field of view. Maps come at the network's
+size: the intrinsics are chosen for the frame, then scaled to the maps."""
 from dataclasses import dataclass
 
 from model.geometry.intrinsics import Intrinsics, IntrinsicsError, choose_intrinsics

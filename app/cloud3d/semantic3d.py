@@ -3,7 +3,7 @@ single layout's 3D choice), coloured by class, by the image or by depth (Shift+T
 classes left out; the camera's intrinsics (the dialog, remembered); and measuring in metres: Shift-click two
 pixels in any 2D panel, or two points in the 3D view.
 
-Back-projection runs on the cloud's own thread (``app.cloud_builder``) at the point budget, only while the 3D
+Back-projection runs on the cloud's own thread (``app.cloud3d.builder``) at the point budget, only while the 3D
 view is shown: hidden, it costs nothing. The GUI thread only hands the newest arrays to OpenGL.
 
 It follows the window's view state (``app.window.state.ViewState``: the arrangement, beside or not, the colouring)

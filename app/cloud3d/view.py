@@ -1,4 +1,4 @@
-"""The 3D panel: a title line, the OpenGL view of the point cloud (``app.cloud_gl``, an OpenGL window of its own
+"""The 3D panel: a title line, the OpenGL view of the point cloud (``app.cloud3d.gl``, an OpenGL window of its own
 embedded here) and the camera's intrinsics in use underneath. It stands beside the 2D panels: OpenGL cannot draw
 inside the pyqtgraph 2D scene.
 
@@ -77,7 +77,7 @@ class CloudPanel(QWidget):
             layout.addWidget(widget)
         layout.setStretch(1, 1)
         self.setMinimumWidth(200)
-        self.view = None  # the app.cloud_gl.CloudView, once made, and the widget that holds it
+        self.view = None  # the app.cloud3d.gl.CloudView, once made, and the widget that holds it
         self.container = None
         self.problem = None  # why there is none, once tried
         self.upload_ms = None

@@ -117,7 +117,7 @@ def depth_ticks(max_depth, intervals=4):
 
 
 def depth_colour_bar(width, height, max_depth):
-    """A strip ``width`` x ``height``: a caption, the depth colours of ``model.postprocess.depth_lut`` from 0 to
+    """A strip ``width`` x ``height``: a caption, the depth colours of ``model.processing.depth_lut`` from 0 to
     ``max_depth`` metres (the fixed range the depth panel is coloured on) left to right, and labelled ticks."""
     image = _strip(width, height)
     row = _row_height(width)

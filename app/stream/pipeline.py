@@ -2,7 +2,7 @@
 
     source --capture thread--> FrameSlot (the newest frame only) --> InferenceWorker (its QThread) --> latest()
 
-The capture thread (``app.capture``) reads the source at its own pace and puts each frame in the one-frame
+The capture thread (``app.stream.capture``) reads the source at its own pace and puts each frame in the one-frame
 slot, replacing one the worker has not taken yet (counted as dropped); when the slot fills it wakes the worker,
 which runs the predictor and keeps the newest ``Output``; its ``produced`` signal has the window take it. The
 window hands results to record or snapshot back here: the recorder's writer thread makes them full size and

@@ -60,7 +60,7 @@ class Running:
 
 @dataclass
 class Output:
-    result: object  # model.engine.Result
+    result: object  # model.inference.engine.Result
     index: int  # the frame's position in its stream
     captured: float  # perf_counter() when the frame was read
     warmed: bool = False  # the predictor was prepared for this frame: its latency includes that

@@ -66,7 +66,3 @@ def main(argv=None):
                 f"{curve_table(found)}\n")
         replace_section(BENCHMARKS, TITLE, body)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -342,6 +342,6 @@ Written by `python -m model benchmark` (the CPU section; `--device cuda` the CUD
 replaces its own section and keeps the others. Times are per frame, in milliseconds. *Network alone* is the
 network's forward pass on the prepared input; *end to end* is a uint8 RGB frame in to the colour images and the
 depth in metres out, at the frame's size. The MobileNet-v2 is a network fitted to the example frames
-(`model.examples`): its outputs are well-conditioned like trained weights, so that the agreement of reduced
+(`model.data.examples`): its outputs are well-conditioned like trained weights, so that the agreement of reduced
 precisions with fp32 means something; the times do not depend on the weights.
 """

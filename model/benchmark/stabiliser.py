@@ -3,8 +3,8 @@ frame-difference gate (``model.inference.stabiliser``) beside the previous resul
 first, and its cost beside the network's per backend. Writes the "Temporal stabiliser" section of
 BENCHMARKS.md (``--out``), keeping the rest.
 
-    python -m model.benchmark.stabiliser                 # CPU, every backend
-    python -m model.benchmark.stabiliser --device cuda
+    python -m model stabiliser                 # CPU, every backend
+    python -m model stabiliser --device cuda
 
 The network is the one fitted to the example frames (``model.training.examples_fit``); the sequences are the
 NYUD example frame at 320x240 with Gaussian sensor noise of sigma 6 (still), and a 320x240 window moving 4 px
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from model.data import examples
 from model.inference.backends import names
 from model.inference.engine import Predictor, network_size
-from model.inference.run_settings import resolve_device
+from model.inference.run_settings import add_arguments, resolve_device
 from model.inference.selection import input_for
 from model.inference.stabiliser import Stabiliser, blend
 from model.training.examples_fit import fitted_model
@@ -167,8 +167,9 @@ def cost_table(model, device, count):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser = argparse.ArgumentParser(prog="python -m model stabiliser", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser, device_only=True, device_default="cpu")  # the CPU figures unless asked for another
     parser.add_argument("--frames", type=int, default=30, help="frames per sequence (default: %(default)s)")
     parser.add_argument("--out", default=str(BENCHMARKS), help="default: BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -178,7 +179,7 @@ def main(argv=None):
     machine = cpu_description() + (f"; GPU: {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
     heading = TITLE + (", CUDA" if device.type == "cuda" else "")
     body = (f"{heading}\n\nMachine: {machine}; {versions()}.  \n"
-            f"Command: `python -m model.benchmark.stabiliser --device {device.type} --frames {args.frames}`.  \n"
+            f"Command: `python -m model stabiliser --device {device.type} --frames {args.frames}`.  \n"
             f"{FRAME_HW[1]}x{FRAME_HW[0]} frames, network at {NETWORK_SIZE}, fp32, the network fitted to the "
             f"examples; noise sigma {NOISE_SIGMA:g}, pan {PAN_STEP} px/frame.\n\n"
             f"Flicker (the same raw outputs through each variant):\n\n{flicker_table(model, device, args.frames)}"
@@ -187,7 +188,3 @@ def main(argv=None):
     replace_section(args.out, heading, body)
     print(f"wrote {args.out} in {time.time() - started:.0f} s", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,9 @@
 """``python -m model export CHECKPOINT --onnx OUT.onnx``: the network as ONNX, any height and width, checked
 against torch; with ``--int8`` also its int8 version.
 
-The graph takes the normalised image (``image``, N x 3 x H x W float32, see ``model.postprocess.normalise``)
+The graph takes the normalised image (``image``, N x 3 x H x W float32, see ``model.processing.normalise``)
 and returns the raw outputs at a quarter of the size, one per task (``segm``, ``depth``, ``normals``).
-``--int8`` quantizes it statically (QDQ, as the engine's int8 backends run it; ``model.quantize``), calibrated
+``--int8`` quantizes it statically (QDQ, as the engine's int8 backends run it; ``model.export.quantize``), calibrated
 on the images of ``--calibrate DIR`` or on the example frames, and reports how it agrees with fp32.
 """
 import copy
@@ -122,7 +122,7 @@ def calibration_images(folder):
 
 
 def int8_agreement(model, fp32_graph, int8_graph, frame):
-    """How the int8 graph agrees with the fp32 one on ``frame`` (``model.settings.Agreement``)."""
+    """How the int8 graph agrees with the fp32 one on ``frame`` (``model.inference.run_settings.Agreement``)."""
     x = {"image": normalise(frame).numpy()}
     reference, outputs = ([torch.from_numpy(o) for o in session(g).run(None, x)]
                           for g in (fp32_graph, int8_graph))

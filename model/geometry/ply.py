@@ -60,7 +60,7 @@ def _vertices(cloud, class_names):
 
 
 def write_ply(path, cloud, class_names=None, intrinsics=None):
-    """Writes ``cloud`` (a ``model.pointcloud.PointCloud``) to ``path`` atomically: the file is complete or
+    """Writes ``cloud`` (a ``model.geometry.pointcloud.PointCloud``) to ``path`` atomically: the file is complete or
     untouched. ``class_names`` (index order, e.g. ``preset.classes``) and ``intrinsics`` go into comments."""
     vertices, properties = _vertices(cloud, class_names)
     comments = [FRAME_COMMENT]

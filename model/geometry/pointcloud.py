@@ -1,7 +1,7 @@
 """Depth maps as labelled, coloured 3D points in the camera frame, and distances between pixels in metres.
 
 The camera frame is OpenCV's: x right, y down, z forward (the depth), in metres. The pixel in row ``v`` and
-column ``u`` is the ray through its centre ``(u, v)`` (``model.intrinsics``' convention), so it lands at
+column ``u`` is the ray through its centre ``(u, v)`` (``model.geometry.intrinsics``' convention), so it lands at
 ``((u - cx) z / fx, (v - cy) z / fy, z)``.
 """
 import functools

@@ -1,8 +1,9 @@
 """The predictor: uint8 RGB frames in; labels, metric depth and colour images out. No Qt here.
 
-How it runs (device, precision, backend, input size) is a ``RunSettings`` (``model.settings``); what really
-runs, and why, comes back as ``Predictor.applied``. The choice is made on the first frame (or in ``warmup``,
-with progress) by ``model.selection``: measured on this machine, reduced precisions behind the accuracy guard.
+How it runs (device, precision, backend, input size) is a ``RunSettings`` (``model.inference.run_settings``);
+what really runs, and why, comes back as ``Predictor.applied``. The choice is made on the first frame (or in
+``warmup``, with progress) by ``model.inference.selection``: measured on this machine, reduced precisions behind
+the accuracy guard.
 
 A device that fails (CUDA out of memory, an error that leaves the GPU unusable) at start-up or on a frame gives
 way to the device rule's fallback (``rules``: the CPU in fp32 with PyTorch): the frame is redone there, and

@@ -42,7 +42,7 @@ class SettingsError(ValueError):
 class RunSettings:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | fp32 | fp16 | bf16 | int8
-    backend: str = "auto"  # auto | a registered backend (model.backends.names())
+    backend: str = "auto"  # auto | a registered backend (model.inference.backends.names())
     size: int | None = None  # the long side the network sees; None: the frame's own
     graphs: bool | None = None  # CUDA graphs; None: on CUDA
     tf32: bool = False  # let fp32 on CUDA use TF32 convolutions (faster, ~1e-3 relative error)

@@ -14,7 +14,7 @@ change over the frame passes ``CUT_LEVELS``), a new frame or network size, ``res
 seek, a model change) start afresh.
 
 Why a gate on the frame difference and not the previous result warped by dense optical flow (OpenCV's DIS)
-first: measured on the fitted network (``python -m model.benchmark.stabiliser``, BENCHMARKS.md "Temporal
+first: measured on the fitted network (``python -m model stabiliser``, BENCHMARKS.md "Temporal
 stabiliser"; 320x240, network at 160, CPU), the gate cut the labels changed per frame on a still noisy sequence
 from 1.85 % to 0.34 % (5x) and the depth noise on still pixels from 0.033 m to 0.009 m, and kept a 4 px/frame
 pan at 91.4 % agreement with the unstabilised labels; warping first gave the same on the still sequence, a

@@ -11,7 +11,7 @@ one per task, as tensors on that device. Each class declares what it needs and s
 - ``__init__(exports, device, precision)``: how it is built, from the shared ``model.export.artefacts.Exports``
   of the network (the model, its ONNX export and the int8 version, each made once and reused by every backend).
 
-``Predictor`` (``model.engine``), ``--backend``'s choices, the GUI's menu, the headless runner and
+``Predictor`` (``model.inference.engine``), ``--backend``'s choices, the GUI's menu, the headless runner and
 ``python -m model benchmark`` all read this registry; adding a backend is one module here plus its import below.
 """
 from .base import REGISTRY, Backend, available, fastest, get, names, register

@@ -1,4 +1,4 @@
-"""ONNX Runtime on the CPU: the network's ONNX export (fp32), or its int8 version (``model.quantize``)."""
+"""ONNX Runtime on the CPU: the network's ONNX export (fp32), or its int8 version (``model.export.quantize``)."""
 import torch
 
 from model.export.onnx import session

@@ -1,5 +1,5 @@
 """OpenVINO on the CPU: the network's ONNX export in fp32 or bf16 (where the CPU computes bf16 natively), or
-its int8 version (``model.quantize``). Each input size is compiled once (static shapes run faster than
+its int8 version (``model.export.quantize``). Each input size is compiled once (static shapes run faster than
 dynamic ones); the last few sizes are kept."""
 from collections import OrderedDict
 from functools import cache

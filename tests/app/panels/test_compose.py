@@ -20,7 +20,7 @@ NYUD = get_preset("nyud")
 
 
 def fake_result(labels, normals=False):
-    """What ``side_by_side`` reads of a ``model.engine.Result``: the images, the labels and the preset."""
+    """What ``side_by_side`` reads of a ``model.inference.engine.Result``: the images, the labels and the preset."""
     colour = NYUD.colours[labels]
     return SimpleNamespace(frame=np.full((H, W, 3), 90, np.uint8), segm_rgb=colour,
                            depth_rgb=np.full((H, W, 3), 30, np.uint8),

@@ -1,5 +1,5 @@
-"""The controls: choices derived from the backend registry and model.settings, the same rules for every device,
-menus that mirror the toolbar, keys for every toggle, and controls that follow what runs."""
+"""The controls: choices derived from the backend registry and model.inference.run_settings, the same rules for
+every device, menus that mirror the toolbar, keys for every toggle, and controls that follow what runs."""
 import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QTableWidget
