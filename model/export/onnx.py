@@ -122,7 +122,7 @@ def calibration_images(folder):
 
 
 def int8_agreement(model, fp32_graph, int8_graph, frame):
-    """How the int8 graph agrees with the fp32 one on ``frame`` (``model.inference.run_settings.Agreement``)."""
+    """How the int8 graph agrees with the fp32 one on ``frame`` (``model.export.guard.Agreement``)."""
     x = {"image": normalise(frame).numpy()}
     reference, outputs = ([torch.from_numpy(o) for o in session(g).run(None, x)]
                           for g in (fp32_graph, int8_graph))

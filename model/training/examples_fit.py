@@ -37,7 +37,7 @@ def fit(steps=FIT_STEPS, size=FIT_SIZE, seed=0):
     preset = get_preset("nyud")
     model = build_model(FITTED_ENCODER, preset.num_classes, preset.tasks)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model.training.train()
+    model.train()
     with torch.inference_mode(False):
         for _ in range(steps):
             loss, _ = multitask_loss(model(batch["image"]), batch, preset.tasks, sync=False)

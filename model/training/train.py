@@ -1,7 +1,7 @@
 """``python -m model train``: multi-task training on asymmetric annotations, on a CPU, one GPU or many (torchrun).
 
     python -m model train --config train.yaml [--epochs 50 --batch-size 6 ...]
-    torchrun --nproc-per-node 4 -m model.training.train --config train.yaml
+    torchrun --nproc-per-node 4 -m model train --config train.yaml
 
 Each setting comes from its default (shown below), else a YAML/JSON file (``--config``, keys as the flags with
 underscores: ``batch_size``), else its flag. Writes into ``--out``: ``best.ckpt`` and ``last.ckpt`` (checkpoints
@@ -169,7 +169,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp)
 
     def train_mode(self):
-        self.model.training.train()
+        self.model.train()
         if self.config["freeze_bn"]:
             freeze_batchnorm(self.model)
 
