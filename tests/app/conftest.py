@@ -48,10 +48,22 @@ def start_x_server():
                      pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                      preexec_fn=die_with_this_process)
     os.close(write)
-    ready, _, _ = select.select([read], [], [], 20)
-    number = os.read(read, 32).decode().strip() if ready else ""
+    number = read_display_number(read)
     os.close(read)
     return f":{number}" if number.isdigit() and wait_for_x_server(number) else None
+
+
+def read_display_number(read, timeout=20.0):
+    """The display number Xvfb writes to ``-displayfd``, read up to its newline. Xvfb writes the number and the
+    newline in two writes and dies ('Cannot write display number') if the pipe is closed between them."""
+    text, deadline = b"", time.monotonic() + timeout
+    while not text.endswith(b"\n"):
+        ready, _, _ = select.select([read], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(read, 32) if ready else b""
+        if not chunk:  # timed out, or Xvfb ended without a display
+            break
+        text += chunk
+    return text.decode().strip()
 
 
 def pytest_configure(config):
