@@ -1,5 +1,5 @@
 """``python -m model quantize [CHECKPOINT] --report``: the mixed int8 graph the engine runs on this CPU, what it
-keeps in fp32 and why, and the greedy search's curve (speed against agreement as layers return to fp32).
+keeps in fp32 and why, and the search's curve (speed against agreement as layers return to fp32).
 
 Without a checkpoint: the network fitted to the example frames. The search (``model.export.mixed``) runs on the
 calibration frames at 640x480 and is cached, so a second call only reads the cache. ``--write`` puts the curve
@@ -61,8 +61,9 @@ def main(argv=None):
         command = " ".join(["python -m model quantize", *(argv if argv is not None else sys.argv[1:])])
         body = (f"{TITLE}\n\nMachine: {cpu_description()}; {versions()}.  \nCommand: `{command}` "
                 f"({minutes:.1f} min; load average {os.getloadavg()[0]:.1f} after).  \n"
-                f"{found.report()[0]}. Each row is one step of the greedy search, timed in ONNX Runtime on the "
-                f"first calibration frame; the last row is the graph the engine runs as int8.\n\n"
+                f"{found.report()[0]}. Each row is one graph the search measured (it bisects the steps), up to the "
+                f"one it returns, timed in ONNX Runtime on the first calibration frame; the last row is the graph "
+                f"the engine runs as int8.\n\n"
                 f"{curve_table(found)}\n")
         replace_section(BENCHMARKS, TITLE, body)
     return 0

@@ -129,7 +129,7 @@ def network_rows(model, size, device, guard, log):
         expected = tuple(o.float() for o in backends.get("torch")(exports, device, "fp32")(x))
     rows = []
     # int8 twice: the plain graph (first conv and heads in fp32) and the mixed one the engine runs (the guard's
-    # greedy search, model.export.mixed; cached by the engine's own run before).
+    # search, model.export.mixed; cached by the engine's own run before).
     mixed = Exports(model, guard=guard)
     paths = [(cls, p, exports, "") for cls, p in backends.available(device.type)]
     paths += [(cls, p, mixed, "mixed ") for cls, p in backends.available(device.type, precision="int8")]

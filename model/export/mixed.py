@@ -1,15 +1,17 @@
-"""Accuracy-aware mixed int8: the quantized layers ranked by how much int8 changes them, and the worst returned
-to fp32 greedily until the accuracy guard holds on the calibration frames.
+"""Accuracy-aware mixed int8: the quantized layers ranked by how much int8 changes them, and the fewest of the
+worst returned to fp32 that let the accuracy guard hold on the calibration frames.
 
 The ranking is ONNX Runtime's own quantization debugger (``qdq_loss_debug``): for each layer (conv, add, pool,
 resize, concat), the signal to quantization noise ratio of its output activation on the first calibration frame
-and, for a conv, of its weights; the lower ranks it. The search then quantizes with more and more of the worst
-layers excluded
-(``nodes_to_exclude``; the calibration ranges are computed once and reused) and measures each graph against
-fp32 in ONNX Runtime with the guard's own measure, on every calibration frame (the worst frame counts). It stops
-at the first graph the guard passes. The result, with which layers stay in fp32 and why and the search's curve
-(ms against agreement), is cached by the weights' hash, the calibration frames' hash, the guard, the recipe,
-ONNX Runtime's version and the CPU's instruction set (``cpu_isa``), so a later start reads it instead.
+and, for a conv, of its weights; the lower ranks it. The search quantizes with the worst ``STEPS`` layers
+excluded (``nodes_to_exclude``; the calibration ranges are computed once and reused) and measures each graph
+against fp32 in ONNX Runtime with the guard's own measure, on every calibration frame (the worst frame counts).
+It bisects the steps for the first one the guard passes: agreement grows as layers return to fp32 (flat, then a
+jump, where whole runs of layers are back; BENCHMARKS.md's "CPU int8 search"), so about four graphs are made
+instead of one per step. The result, with which layers stay in fp32 and why and the search's curve (ms against
+agreement of the graphs it measured, up to the one it returns), is cached by the weights' hash, the calibration
+frames' hash, the guard, the recipe, ONNX Runtime's version and the CPU's instruction set (``cpu_isa``), so a
+later start reads it instead.
 """
 import json
 import logging
@@ -28,7 +30,7 @@ from . import quantize
 from .guard import Agreement, agreement
 from .onnx import session
 
-RECIPE = "mixed-greedy-sqnr-v1"
+RECIPE = "mixed-bisect-sqnr-v2"
 # How many of the worst-ranked layers are back in fp32 at each step of the search; past the last, all.
 STEPS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 SENSITIVITY_SIZE = (240, 320)  # (H, W) the ranking frame is resized to: the SQNR hardly depends on it
@@ -55,7 +57,7 @@ class Mixed:
 
     graph: bytes
     kept: tuple  # (node name, why), the fixed ones (first conv, heads) first
-    curve: tuple  # Step, in search order; the last one is this graph
+    curve: tuple  # Step, by layers back in fp32, of the graphs measured up to this one: the last is this graph
     fp32_ms: float  # ONNX Runtime's fp32 median on the same frame, for the curve's speed-up
 
     @property
@@ -198,7 +200,7 @@ def sensitivity(prepared, int8, frame, folder):
 
 
 def search(onnx_graph, frames, guard, tasks, progress=None):
-    """The greedy search (see the module's doc) on uint8 RGB ``frames``; returns ``Mixed``."""
+    """The search (see the module's doc) on uint8 RGB ``frames``; returns ``Mixed``."""
     import onnx
 
     say = progress or (lambda message: None)
@@ -212,29 +214,38 @@ def search(onnx_graph, frames, guard, tasks, progress=None):
         fp32_ms = _median_ms(reference, inputs[0])
         say("int8: calibrating")
         first = quantize.quantize_prepared(prepared, inputs, fixed, Path(folder) / "first.onnx", ranges)
-        curve, ranked, n = [], [], 0
-        while True:
-            if n:
-                back = [name for names, _ in ranked[:n] for name in names]
-                graph = quantize.quantize_prepared(prepared, inputs, fixed + back, Path(folder) / "step.onnx", ranges)
-            else:
-                graph = first
+        ranked, probed = [], {}  # probed: layers back in fp32 -> (Step, graph)
+
+        def probe(n):
+            back = [name for names, _ in ranked[:n] for name in names]
+            graph = quantize.quantize_prepared(prepared, inputs, fixed + back, Path(folder) / "step.onnx",
+                                               ranges) if n else first
             runner = session(graph, threads=threads, spinning=False)
             measured = _worst(expected, _run(runner, inputs), tasks)
-            curve.append(Step(n, measured.labels, measured.depth_error, _median_ms(runner, inputs[0]),
-                              guard.passes(measured)))
+            probed[n] = (Step(n, measured.labels, measured.depth_error, _median_ms(runner, inputs[0]),
+                              guard.passes(measured)), graph)
             say(f"int8: {n} more layers in fp32: {measured.describe()}")
-            if curve[-1].passed:
-                kept = [(name, "kept by the recipe (first conv or a task head)") for name in fixed]
-                kept += [(name, why) for names, why in ranked[:n] for name in names]
-                return Mixed(graph, tuple(kept), tuple(curve), fp32_ms)
-            if n == 0:  # ranked only when the plain int8 graph fails the guard
-                say("int8: ranking the layers by their quantization error")
-                ranked = sensitivity(prepared, Path(folder) / "first.onnx", frames[0], folder)
-            if n == len(ranked):
-                break
-            n = next((s for s in STEPS if s > n and s < len(ranked)), len(ranked))
-    worst = curve[-1]
-    raise quantize.QuantizationError(
-        f"no int8 mix passes the accuracy guard ({guard.describe()}): with every layer in fp32, labels "
-        f"{100 * worst.labels:.1f} %")
+            return probed[n][0].passed
+
+        chosen = 0 if probe(0) else None
+        if chosen is None:  # ranked only when the plain int8 graph fails the guard
+            say("int8: ranking the layers by their quantization error")
+            ranked = sensitivity(prepared, Path(folder) / "first.onnx", frames[0], folder)
+            steps = [s for s in STEPS if 0 < s < len(ranked)] + ([len(ranked)] if ranked else [])
+            low, high = 0, len(steps)  # steps[:low] fail the guard, steps[high:] pass (measured, or implied)
+            while low < high:
+                middle = (low + high) // 2
+                if probe(steps[middle]):
+                    high = middle
+                else:
+                    low = middle + 1
+            chosen = steps[high] if high < len(steps) else None
+    if chosen is None:
+        worst = probed[max(probed)][0]
+        raise quantize.QuantizationError(
+            f"no int8 mix passes the accuracy guard ({guard.describe()}): with every layer in fp32, labels "
+            f"{100 * worst.labels:.1f} %")
+    kept = [(name, "kept by the recipe (first conv or a task head)") for name in fixed]
+    kept += [(name, why) for names, why in ranked[:chosen] for name in names]
+    curve = tuple(step for n, (step, _) in sorted(probed.items()) if n <= chosen)
+    return Mixed(probed[chosen][1], tuple(kept), curve, fp32_ms)

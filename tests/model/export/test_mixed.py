@@ -1,5 +1,6 @@
-"""Accuracy-aware mixed int8 on a tiny input: the greedy search stops where the guard holds, its result is cached
-by weights, frames, guard and CPU, a stale or corrupt cache is refused, deleted and rebuilt."""
+"""Accuracy-aware mixed int8 on a tiny input: the search bisects its steps for the fewest layers in fp32 that
+let the guard hold, its result is cached by weights, frames, guard and CPU, a stale or corrupt cache is refused,
+deleted and rebuilt."""
 import logging
 
 import pytest
@@ -45,13 +46,23 @@ def test_a_guard_plain_int8_passes_keeps_only_the_recipes_convs(network):
     assert all(why.startswith("kept by the recipe") for _, why in found.kept)
 
 
-def test_the_search_stops_at_the_first_step_the_guard_passes(network, few_steps):
+def test_the_search_bisects_to_the_first_step_the_guard_passes(network, monkeypatch):
     model, graph = network
     plain = mixed.search(graph, TINY, LAX, model.tasks).curve[0]
     guard = Guard(min_labels=(plain.labels + 1.0) / 2, max_depth_error=1.0)  # stricter than plain int8 gives
+    made, real = [], quantize.quantize_prepared
+
+    def counted(prepared, inputs, excluded, *rest):
+        made.append(excluded)
+        return real(prepared, inputs, excluded, *rest)
+
+    monkeypatch.setattr(quantize, "quantize_prepared", counted)
     found = mixed.search(graph, TINY, guard, model.tasks)
     assert [s.passed for s in found.curve] == [False] * (len(found.curve) - 1) + [True]
     assert found.curve[-1].labels >= guard.min_labels and found.curve[-1].kept > 0
+    kept = [s.kept for s in found.curve]
+    assert kept == sorted(kept) and kept[-2] == max(s for s in mixed.STEPS if s < kept[-1])  # the step before failed
+    assert len(made) <= 1 + 4  # plain int8, then a bisection of at most 14 steps: 4 graphs, not one per step
     returned = {why for _, why in found.kept if "SQNR" in why}  # the worst-ranked layers, each with its SQNR
     assert 0 < len(returned) <= found.curve[-1].kept
     assert found.report()[0].startswith(f"mixed int8: {len(found.kept)} nodes in fp32")
