@@ -78,6 +78,15 @@ def pytest_configure(config):
     QCoreApplication.setAttribute(Qt.AA_ShareOpenGLContexts)
 
 
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_call(item):
+    """Qt events a test left queued (a source that failed to open, say) handled while its output is still
+    captured: pytest-qt handles them when it closes the test's windows, where what they print is not captured."""
+    yield
+    if QCoreApplication.instance() is not None:
+        QCoreApplication.processEvents()
+
+
 @pytest.fixture
 def opengl(qapp):
     """Skips the test, saying why, where no OpenGL context can be made."""
