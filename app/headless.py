@@ -234,8 +234,8 @@ def warm_up(predictor, frame_size):
     predictor.warmup(frame_size, progress)
     if live:
         sys.stderr.write(f"\r\033[K{head}: done in {time.perf_counter() - start:.1f} s\n")
-    reason = predictor.applied.reason
-    say(f"running: {predictor.description}" + (f" ({reason})" if reason else ""))
+    why = predictor.applied.reason or predictor.applied.note
+    say(f"running: {predictor.description}" + (f" ({why})" if why else ""))
 
 
 def _check_numbers(args):

@@ -138,6 +138,8 @@ def backend_details(applied):
         lines += [f"  {why}" for why in applied.rejected]
     if applied.reason:
         lines.append(f"why: {applied.reason}")
+    if applied.note:
+        lines.append(f"note: {applied.note}")
     if applied.int8_fp32:
         lines += ["int8 in fp32:", *applied.int8_fp32]
     return "\n".join(lines)

@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self.display_ms = self.end_to_end_ms = None
         self.legend_result = None  # the result the legend lists the classes of
         self.told_notice = None  # the last Running.notice said in the status bar
+        self.told_note = None  # the last Applied.note said there
         self.told_warning = None
         self.closed = False
         self.joined = True  # whether shutting down joined every thread in time
@@ -174,6 +175,10 @@ class MainWindow(QMainWindow):
         if running.notice and running.notice != self.told_notice:
             self.report(running.notice, error=True)
         self.told_notice = running.notice
+        note = running.applied.note if running.chosen else None
+        if note and note != self.told_note:  # news, not a fault: a plain message that fades
+            self.report(note)
+        self.told_note = note
         self._close_download_dialog()
         self._update_title()
 
@@ -309,7 +314,7 @@ class MainWindow(QMainWindow):
         self.pixel = pixel
         self.views.mark(pixel)
         text = readout.hover_text(self.result, pixel, self.semantic3d.map_intrinsics(self.result))
-        self.status.hover.setText(text)
+        self.status.show_hover(text)
         inside = bool(text)
         self.legend.highlight(readout.class_at(self.result, pixel) if inside else None)
 

@@ -28,7 +28,7 @@ class StatusLine:
         self.device.setMaximumWidth(420)
         for widget in (self.busy, self.progress, self.measure, self.hover, self.untrained, self.device):
             bar.addPermanentWidget(widget)
-        for widget in (self.busy, self.progress, self.measure, self.untrained):
+        for widget in (self.busy, self.progress, self.measure, self.hover, self.untrained):
             widget.hide()
 
     def report(self, message, error=False):
@@ -36,6 +36,11 @@ class StatusLine:
         if error:
             print(f"error: {message}", file=sys.stderr)
         self.bar.showMessage(("⚠ " if error else "") + message, 0 if error else 8000)
+
+    def show_hover(self, text):
+        """The hovered pixel's readout; hidden while nothing is hovered, so that messages have the room."""
+        self.hover.setText(text)
+        self.hover.setVisible(bool(text))
 
     def show_measure(self, metres, text):
         """The measured distance, short ('↔ 1.23 m'), ``text`` saying between what in its tooltip; hidden when

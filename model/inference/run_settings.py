@@ -73,6 +73,7 @@ class Applied:
     agreement: Agreement | None = None  # measured for reduced precisions
     measured: dict = field(default_factory=dict)  # "backend precision" -> median network ms, when measured
     reason: str | None = None  # why this differs from what was asked, or None
+    note: str | None = None  # news about a choice that is no fallback (int8 lost the race), or None
     rejected: tuple = ()  # candidates left out, each with why (a failed guard, a failed build)
     int8_fp32: tuple = ()  # lines: what the mixed int8 graph keeps in fp32 and why, when int8 was tried
 

@@ -92,10 +92,10 @@ def choose(exports, settings, device, x, progress=None):
     asked = asked_precision(settings.precision, device.type)
     reason = "; ".join(rejected) if asked and runner.precision != asked else None
     tried_int8 = any(p == "int8" for _, p in pairs)
-    if tried_int8 and runner.precision != "int8" and not reason:
-        reason = f"no int8 variant beats {runner.precision} inside the accuracy guard here"
+    lost = tried_int8 and runner.precision != "int8" and not reason
+    note = f"no int8 variant beats {runner.precision} inside the accuracy guard here" if lost else None
     applied = Applied(device.type, runner.precision, runner.name, agreement=measured, measured=medians,
-                      reason=reason, rejected=tuple(rejected),
+                      reason=reason, note=note, rejected=tuple(rejected),
                       int8_fp32=int8_kept_in_fp32(exports) if tried_int8 else ())
     say(1.0, f"chose {runner.key}")
     return runner, applied

@@ -115,7 +115,9 @@ def test_backend_details_list_the_measurements_and_the_candidates_left_out():
     assert text.splitlines()[0] == "runs: CPU fp32, openvino"
     assert text.index("openvino fp32: 20.0 ms") < text.index("torch fp32: 30.0 ms")
     assert "  openvino int8 failed the accuracy guard" in text and "why: int8 failed" in text
-    assert backend_details(None) == "" and "int8 in fp32" not in text
+    assert backend_details(None) == "" and "int8 in fp32" not in text and "note:" not in text
+    note = "no int8 variant beats fp32 inside the accuracy guard here"
+    assert backend_details(Applied("cpu", "fp32", "openvino", note=note)).splitlines()[-1] == f"note: {note}"
 
 
 def test_backend_details_say_what_the_mixed_int8_graph_keeps_in_fp32():

@@ -2,6 +2,7 @@
 files, errors, the first run's progress, the plots, fitting the screen and shutting down."""
 import threading
 import time
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -153,12 +154,13 @@ def test_hover_reports_class_and_metres_of_a_known_frame(qtbot, make_window, tmp
     camera = window.result.preset.intrinsics.scaled_to((96, 128))  # the preset's Kinect, scaled to the maps
     x, y = (10 - camera.cx) * 2.5 / camera.fx, (40 - camera.cy) * 2.5 / camera.fy
     assert window.status.hover.text() == f"x 10, y 40:  chair  ·  2.50 m  ·  ({x:+.2f}, {y:+.2f}, 2.50) m"
+    assert window.status.hover.isVisible()
     assert window.legend.class_names == ["chair", "floor"]
     assert window.legend.item(window.legend.class_names.index("chair")).font().bold()
     hover(window, qtbot, 5, 120)
     assert "floor" in window.status.hover.text() and "6.00 m" in window.status.hover.text()
     window.views.scene().sigMouseMoved.emit(QPointF(-500, -500))
-    assert window.status.hover.text() == ""
+    assert window.status.hover.text() == "" and window.status.hover.isHidden()  # the messages have its room
 
 
 def test_hover_reads_maps_at_the_network_resolution_at_the_matching_pixel(qtbot, make_window, tmp_path):
@@ -236,6 +238,19 @@ def test_broken_video_says_so(qtbot, make_window, tmp_path, capsys):
     window = make_window(source=VideoSource(broken))
     qtbot.waitUntil(lambda: "not a video" in window.statusBar().currentMessage(), timeout=WAIT_MS)
     assert f"error: {broken}: not a video that OpenCV can read" in capsys.readouterr().err
+
+
+def test_a_fallback_is_an_error_and_news_of_the_automatic_choice_a_plain_line(qtbot, make_window, tmp_path, capsys):
+    window = make_window(source=missing_video(tmp_path))
+    qtbot.waitUntil(lambda: window.running is not None, timeout=WAIT_MS)
+    capsys.readouterr()
+    running, note = window.running, "no int8 variant beats bf16 inside the accuracy guard here"
+    window.on_running(replace(running, chosen=True, applied=replace(running.applied, note=note)))
+    assert window.statusBar().currentMessage() == note and "error" not in capsys.readouterr().err
+    reason = "CUDA fp16 failed (CUDA error: out of memory); running on the CPU in fp32"
+    window.on_running(replace(running, chosen=True, notice=reason, applied=replace(running.applied, reason=reason)))
+    assert window.statusBar().currentMessage() == f"⚠ {reason}"
+    assert capsys.readouterr().err == f"error: {reason}\n"
 
 
 class UnpluggedCamera(SyntheticSource):
